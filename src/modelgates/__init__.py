@@ -1,0 +1,93 @@
+"""ModelGates: user-controlled, credit-limited API keys through OAuth PKCE.
+
+``import modelgates`` imports nothing but this file; each public name is imported from its module
+on first use, and HTTP clients are made on the first request.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from modelgates.core import ModelGatesCore
+    from modelgates.errors import (
+        APIError,
+        BadRequestResponseError,
+        ConflictResponseError,
+        ForbiddenResponseError,
+        InternalServerResponseError,
+        ModelGatesDefaultError,
+        ModelGatesError,
+        RequestValidationError,
+        ResponseValidationError,
+        UnauthorizedResponseError,
+    )
+    from modelgates.errors import ConnectionError as ConnectionError
+    from modelgates.errors import TimeoutError as TimeoutError
+    from modelgates.result import Result
+    from modelgates.retries import BackoffStrategy, RetryConfig
+    from modelgates.sdk import CodeChallenge, ModelGates, OAuth
+
+_ERRORS = (
+    "APIError",
+    "BadRequestResponseError",
+    "ConflictResponseError",
+    "ConnectionError",
+    "ForbiddenResponseError",
+    "InternalServerResponseError",
+    "ModelGatesDefaultError",
+    "ModelGatesError",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "TimeoutError",
+    "UnauthorizedResponseError",
+)
+_LAZY: dict[str, str] = {
+    "ModelGates": "modelgates.sdk",
+    "OAuth": "modelgates.sdk",
+    "CodeChallenge": "modelgates.sdk",
+    "ModelGatesCore": "modelgates.core",
+    "Result": "modelgates.result",
+    "RetryConfig": "modelgates.retries",
+    "BackoffStrategy": "modelgates.retries",
+    **dict.fromkeys(_ERRORS, "modelgates.errors"),
+}
+
+# ConnectionError and TimeoutError stay out of __all__ so that a star import cannot shadow the
+# builtins of the same name; they are still `modelgates.ConnectionError` and so on.
+__all__ = [
+    "APIError",
+    "BackoffStrategy",
+    "BadRequestResponseError",
+    "CodeChallenge",
+    "ConflictResponseError",
+    "ForbiddenResponseError",
+    "InternalServerResponseError",
+    "ModelGates",
+    "ModelGatesCore",
+    "ModelGatesDefaultError",
+    "ModelGatesError",
+    "OAuth",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "Result",
+    "RetryConfig",
+    "UnauthorizedResponseError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelgates' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -1,0 +1,155 @@
+"""One call of an operation: its request, its retry schedule and what its outcome means.
+
+Everything here is shared by the sync and async send loops of ``ModelGatesCore``, which do
+nothing but I/O: build the request once, then for each attempt ``started()``, send, report the
+answer with ``answered()`` or the failure with ``failed()``, and either sleep the returned delay or,
+on ``None``, return ``result()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from modelgates import _logging, errors
+from modelgates.retries import Backoff, RetryConfig, is_retryable_status, parse_retry_after
+
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+#: What a send can raise that the SDK turns into its own errors.
+HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
+
+# Failures of our own making: sending the same request again cannot help.
+_NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+
+
+@dataclass(frozen=True)
+class Operation(Generic[ResponseT]):
+    """What the SDK knows about one endpoint."""
+
+    name: str
+    method: str
+    path: str
+    response_model: type[ResponseT]
+    #: Send a fresh ``Idempotency-Key`` per call, the same one on each of its retries.
+    idempotency_key: bool = False
+
+
+class Call(Generic[ResponseT]):
+    def __init__(
+        self,
+        operation: Operation[ResponseT],
+        *,
+        url: str,
+        headers: httpx.Headers,
+        content: bytes | None,
+        timeout: httpx.Timeout | None,
+        retry_config: RetryConfig,
+        clock: Callable[[], float],
+        rand: Callable[[], float],
+        logger: logging.Logger,
+    ) -> None:
+        self._operation = operation
+        self._url = url
+        self._headers = headers
+        self._content = content
+        self._timeout = timeout
+        self._retry_config = retry_config
+        self._clock = clock
+        self._rand = rand
+        self._logger = logger
+        self._request: httpx.Request | None = None
+        self._backoff: Backoff | None = None
+        self._attempt = 0
+        self._started = 0.0
+        self._outcome: httpx.Response | errors.ModelGatesError | None = None
+
+    def build(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request, built by the client so that a caller's client adds its own defaults."""
+        try:
+            self._request = client.build_request(
+                self._operation.method,
+                self._url,
+                content=self._content,
+                headers=self._headers,
+                # None leaves the client's own timeout: a caller's client is used as given.
+                timeout=httpx.USE_CLIENT_DEFAULT if self._timeout is None else self._timeout,
+            )
+        except httpx.InvalidURL as exc:
+            raise errors.RequestValidationError.single("server_url", str(exc)) from exc
+        return self._request
+
+    def started(self) -> None:
+        if self._backoff is None:  # the retry budget counts from the first attempt
+            self._backoff = Backoff(self._retry_config, clock=self._clock, rand=self._rand)
+        self._attempt += 1
+        self._started = self._clock()
+        _logging.log_request(self._logger, self._sent, self._attempt)
+
+    def answered(self, response: httpx.Response) -> float | None:
+        """Record an answer; return the delay before retrying, or ``None`` if it is final."""
+        _logging.log_response(self._logger, response, self._clock() - self._started)
+        self._outcome = response
+        if not is_retryable_status(response.status_code):
+            return None
+        return self._retry_in(parse_retry_after(response.headers, time.time()))
+
+    def failed(self, exc: Exception) -> float | None:
+        """Record a failure to get an answer; return the delay before retrying, or ``None``."""
+        _logging.log_failure(self._logger, self._sent, exc, self._clock() - self._started)
+        request = self._sent
+        kind = (
+            errors.TimeoutError
+            if isinstance(exc, httpx.TimeoutException)
+            else errors.ConnectionError
+        )
+        error = kind(f"{request.method} {request.url}: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        self._outcome = error
+        retryable = isinstance(exc, httpx.TransportError) and not isinstance(exc, _NOT_RETRYABLE)
+        if not (retryable and self._retry_config.retry_connection_errors):
+            return None
+        return self._retry_in(None)
+
+    def result(self) -> ResponseT:
+        """The parsed answer of the last attempt, or raise its error."""
+        outcome = self._outcome
+        if outcome is None:
+            raise RuntimeError("result() before any attempt")
+        if isinstance(outcome, errors.ModelGatesError):
+            raise outcome
+        body = outcome.text
+        if not outcome.is_success:
+            raise errors.error_from_response(outcome.status_code, outcome.headers, body)
+        model = self._operation.response_model
+        try:
+            return model.model_validate_json(outcome.content)
+        except ValidationError as exc:
+            problems = exc.errors(include_url=False, include_input=False)
+            where = ", ".join(".".join(str(p) for p in d["loc"]) or "(body)" for d in problems)
+            raise errors.ResponseValidationError(
+                f"the {outcome.status_code} answer of {self._operation.name} does not match "
+                f"{model.__name__} (at {where})",
+                status_code=outcome.status_code,
+                headers=outcome.headers,
+                body=body,
+            ) from exc
+
+    @property
+    def _sent(self) -> httpx.Request:
+        if self._request is None:
+            raise RuntimeError("build() the request first")
+        return self._request
+
+    def _retry_in(self, requested: float | None) -> float | None:
+        assert self._backoff is not None
+        delay = self._backoff.next_delay(requested)
+        if delay is not None:
+            _logging.log_retry(self._logger, self._sent, delay)
+        return delay

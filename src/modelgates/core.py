@@ -1,0 +1,320 @@
+"""``ModelGatesCore``: the client options, the HTTP clients, and the one place requests are sent.
+
+Transport policy lives here once (headers, timeouts, retries, error mapping, debug logging); the
+operations in ``modelgates.funcs`` only say which endpoint, which body and which response model.
+HTTP clients are made on first use. A client passed in by the caller is used as given and never
+closed; clients the core made are closed by ``close()`` / ``aclose()`` or by leaving a ``with`` /
+``async with`` block.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import random
+import re
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel
+
+from modelgates import __version__, _logging, errors
+from modelgates._call import HTTPX_ERRORS, Call, Operation, ResponseT
+from modelgates.retries import RetryConfig
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore", "Operation"]
+
+DEFAULT_SERVER_URL = "https://modelgates.ai/api/v1"
+#: For clients the SDK makes; a caller's client keeps its own unless ``timeout_ms`` is set.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+USER_AGENT = f"modelgates-python/{__version__}"
+
+# RFC 9110 §5.6.2 token; anything else would be refused by h11 only after the call had started.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Per-call options. ``None`` means "as configured on the core"; ``""`` omits a header."""
+
+    http_referer: str | None = None
+    app_title: str | None = None
+    app_categories: str | Sequence[str] | None = None
+    retries: RetryConfig | None = None
+    timeout_ms: float | None = None
+    http_headers: Mapping[str, str] | None = None
+    server_url: str | None = None
+
+
+class Closing:
+    """``with`` and ``async with`` for anything with ``close()`` and ``aclose()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class ModelGatesCore(Closing):
+    """Configuration and transport shared by every operation.
+
+    ``server_url`` defaults to ``$MODELGATES_BASE_URL``, else ``https://modelgates.ai/api/v1``.
+    ``timeout_ms`` replaces the default timeouts (connect 5 s, read 60 s) as a whole.
+    ``debug=True`` (or ``MODELGATES_DEBUG=1``) sets the ``modelgates`` logger, or
+    ``debug_logger``, to DEBUG; configure a handler to see the records.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "",
+        *,
+        http_referer: str | None = None,
+        app_title: str | None = None,
+        app_categories: str | Sequence[str] | None = None,
+        server_url: str | None = None,
+        retry_config: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+        debug: bool | None = None,
+        debug_logger: logging.Logger | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self.http_referer = http_referer
+        self.app_title = app_title
+        self.app_categories = app_categories
+        url = server_url or os.environ.get("MODELGATES_BASE_URL") or DEFAULT_SERVER_URL
+        self.server_url = _check_server_url(url)
+        self.retry_config = retry_config or RetryConfig()
+        self.timeout_ms = _check_timeout(timeout_ms)
+        self._client = client
+        self._owns_client = client is None
+        self._async_client = async_client
+        self._owns_async_client = async_client is None
+        self._lock = threading.Lock()
+        self.logger = debug_logger or _logging.logger
+        if debug is None:
+            debug = os.environ.get("MODELGATES_DEBUG", "").lower() in _TRUE
+        if debug:
+            self.logger.setLevel(logging.DEBUG)
+        # Seams for tests, so that retry schedules can be checked without waiting them out.
+        self._clock: Callable[[], float] = time.monotonic
+        self._rand: Callable[[], float] = random.random
+        self._sleep: Callable[[float], None] = time.sleep
+        self._async_sleep: Callable[[float], Awaitable[None]] = _anyio_sleep
+
+    def __repr__(self) -> str:  # deliberately without the api_key
+        return f"{type(self).__name__}(server_url={self.server_url!r})"
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send(
+        self,
+        operation: Operation[ResponseT],
+        body: BaseModel | None = None,
+        options: CallOptions | None = None,
+    ) -> ResponseT:
+        """Send ``body`` to ``operation`` with retries; return the parsed answer or raise."""
+        call = self._prepare(operation, body, options or CallOptions())
+        client = self._get_client()
+        request = call.build(client)
+        while True:
+            call.started()
+            try:
+                response = client.send(request)
+            except HTTPX_ERRORS as exc:
+                delay = call.failed(exc)
+            else:
+                delay = call.answered(response)
+            if delay is None:
+                return call.result()
+            self._sleep(delay)
+
+    async def send_async(
+        self,
+        operation: Operation[ResponseT],
+        body: BaseModel | None = None,
+        options: CallOptions | None = None,
+    ) -> ResponseT:
+        """The async twin of ``send``."""
+        call = self._prepare(operation, body, options or CallOptions())
+        client = self._get_async_client()
+        request = call.build(client)
+        while True:
+            call.started()
+            try:
+                response = await client.send(request)
+            except HTTPX_ERRORS as exc:
+                delay = call.failed(exc)
+            else:
+                delay = call.answered(response)
+            if delay is None:
+                return call.result()
+            await self._async_sleep(delay)
+
+    def _prepare(
+        self, operation: Operation[ResponseT], body: BaseModel | None, options: CallOptions
+    ) -> Call[ResponseT]:
+        server_url = self.server_url
+        if options.server_url is not None:
+            server_url = _check_server_url(options.server_url)
+        timeout_ms = _first(_check_timeout(options.timeout_ms), self.timeout_ms)
+        timeout = None if timeout_ms is None else httpx.Timeout(timeout_ms / 1000)
+        content = None
+        if body is not None:
+            payload = body.model_dump(mode="json", exclude_none=True)
+            content = json.dumps(payload, separators=(",", ":")).encode()
+        return Call(
+            operation,
+            url=server_url + operation.path,
+            headers=self._headers(operation, options, has_body=content is not None),
+            content=content,
+            timeout=timeout,
+            retry_config=options.retries or self.retry_config,
+            clock=self._clock,
+            rand=self._rand,
+            logger=self.logger,
+        )
+
+    def _headers(
+        self, operation: Operation[ResponseT], options: CallOptions, *, has_body: bool
+    ) -> httpx.Headers:
+        headers = httpx.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        if self._api_key:
+            _set_header(headers, "Authorization", f"Bearer {self._api_key}", "api_key")
+        categories = _first(options.app_categories, self.app_categories)
+        if categories is not None and not isinstance(categories, str):
+            categories = ",".join(category.strip() for category in categories)
+        for name, value, field in (
+            ("HTTP-Referer", _first(options.http_referer, self.http_referer), "http_referer"),
+            ("X-ModelGates-Title", _first(options.app_title, self.app_title), "app_title"),
+            ("X-ModelGates-Categories", categories, "app_categories"),
+        ):
+            if value:
+                _set_header(headers, name, value, field)
+        if operation.idempotency_key:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        # Last, so that a caller can replace anything, e.g. bring a durable Idempotency-Key.
+        for name, value in (options.http_headers or {}).items():
+            _set_header(headers, name, value, "http_headers")
+        return headers
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def _get_client(self) -> httpx.Client:
+        with self._lock:  # two threads' first calls must not both make (and leak) a client
+            if self._client is None:
+                self._client = httpx.Client(timeout=DEFAULT_TIMEOUT, verify=_ssl_context())
+            return self._client
+
+    def _get_async_client(self) -> httpx.AsyncClient:
+        with self._lock:
+            if self._async_client is None:
+                self._async_client = httpx.AsyncClient(
+                    timeout=DEFAULT_TIMEOUT, verify=_ssl_context()
+                )
+            return self._async_client
+
+    def close(self) -> None:
+        """Close the sync client if the core made it. An async client needs ``aclose()``."""
+        with self._lock:
+            client, self._client = (self._client, None) if self._owns_client else (None, None)
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close every client the core made, sync and async."""
+        self.close()
+        with self._lock:
+            if self._owns_async_client:
+                client, self._async_client = self._async_client, None
+            else:
+                client = None
+        if client is not None:
+            await client.aclose()
+
+
+def _first(call_value: T | None, default: T | None) -> T | None:
+    return default if call_value is None else call_value
+
+
+def _set_header(headers: httpx.Headers, name: str, value: str, field: str) -> None:
+    if _HEADER_NAME.fullmatch(name) is None:
+        raise errors.RequestValidationError.single(field, f"{name!r} is not a valid header name")
+    if _HEADER_VALUE_FORBIDDEN.search(value):
+        raise errors.RequestValidationError.single(field, f"{name} contains a line break or NUL")
+    headers[name] = value  # httpx encodes str as UTF-8 here, so a non-ASCII title is fine
+
+
+def _check_server_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise errors.RequestValidationError.single("server_url", "must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise errors.RequestValidationError.single(
+            "server_url", "must not have a query or fragment"
+        )
+    return url.rstrip("/")
+
+
+def _check_timeout(timeout_ms: float | None) -> float | None:
+    if timeout_ms is not None and not timeout_ms > 0:
+        raise errors.RequestValidationError.single("timeout_ms", "must be positive")
+    return timeout_ms
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~50 ms; an app that makes a client per request (or per test)
+    # should pay it once. A context is safe to share between clients and threads.
+    return httpx.create_ssl_context()
+
+
+async def _anyio_sleep(seconds: float) -> None:
+    # Imported on the first async retry only: `import modelgates` stays cheap, and anyio sleeps
+    # under asyncio and trio alike.
+    import anyio
+
+    await anyio.sleep(seconds)

@@ -1,0 +1,204 @@
+"""The exceptions the SDK raises, and the standalone functions return in ``Result.error``.
+
+Our exception hierarchy:
+
+* ModelGatesError
+  + APIError - the server answered with an error status; the answer is kept.
+    · BadRequestResponseError - 400
+    · UnauthorizedResponseError - 401
+    · ForbiddenResponseError - 403
+    · ConflictResponseError - 409
+    · InternalServerResponseError - 500
+    · ModelGatesDefaultError - any other status, or an error body that is not the contract's JSON
+  + ResponseValidationError - a 2XX whose body does not match the operation's response model
+  + RequestValidationError - the caller's input failed the wire model; nothing was sent
+                             (also a ValueError)
+  + ConnectionError - the network failed; no httpx exception ever escapes the SDK
+    · TimeoutError
+
+``ConnectionError`` and ``TimeoutError`` deliberately share their names with the builtins they
+resemble; refer to them as ``modelgates.errors.ConnectionError`` to avoid shadowing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+import httpx
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from modelgates.models import ErrorBody, ErrorResponse
+
+__all__ = [
+    "APIError",
+    "BadRequestResponseError",
+    "ConflictResponseError",
+    "ConnectionError",
+    "ForbiddenResponseError",
+    "InternalServerResponseError",
+    "ModelGatesDefaultError",
+    "ModelGatesError",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "TimeoutError",
+    "UnauthorizedResponseError",
+    "error_from_response",
+]
+
+# An HTML error page from a proxy can be long; the message keeps only its start.
+_BODY_EXCERPT = 200
+
+
+class ModelGatesError(Exception):
+    """The root of everything the SDK raises."""
+
+
+class APIError(ModelGatesError):
+    """The server answered with an error status.
+
+    ``data`` is the parsed ``{"error": {...}}`` body (``code``, ``message``, ``metadata``), or
+    ``None`` when the body was not the contract's JSON; ``body`` is always the raw text.
+    """
+
+    status_code: int
+    headers: httpx.Headers
+    body: str
+    data: ErrorBody | None
+    message: str
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: httpx.Headers,
+        body: str,
+        data: ErrorBody | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.headers = headers
+        self.body = body
+        self.data = data
+
+    def __str__(self) -> str:
+        return f"{self.message} (HTTP {self.status_code})"
+
+
+class BadRequestResponseError(APIError):
+    """400: the server rejected the request body; ``data.metadata`` names the field."""
+
+
+class UnauthorizedResponseError(APIError):
+    """401: the API key is missing, unknown, revoked or expired."""
+
+
+class ForbiddenResponseError(APIError):
+    """403: the key may not do this, or the code cannot be spent (the server does not say why)."""
+
+
+class ConflictResponseError(APIError):
+    """409: an unspent code with the same challenge exists, or an Idempotency-Key was reused."""
+
+
+class InternalServerResponseError(APIError):
+    """500: the server failed."""
+
+
+class ModelGatesDefaultError(APIError):
+    """Any other error status, or an error answer whose body is not the contract's JSON."""
+
+
+class ResponseValidationError(ModelGatesError):
+    """A 2XX answer whose body does not match the response model.
+
+    The pydantic ``ValidationError`` is the ``__cause__``. ``body`` may hold a secret (an issued
+    key), so neither ``str()`` nor ``repr()`` shows it.
+    """
+
+    def __init__(self, message: str, *, status_code: int, headers: httpx.Headers, body: str):
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.headers = headers
+        self.body = body
+
+
+class RequestValidationError(ModelGatesError, ValueError):
+    """The caller's input was rejected before anything was sent.
+
+    ``errors()`` lists the problems in pydantic's shape (``type``, ``loc``, ``msg``), without the
+    offending input values, which may be secrets such as a verifier.
+    """
+
+    def __init__(self, message: str, errors: Sequence[ErrorDetails] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self._errors = list(errors)
+
+    @classmethod
+    def from_pydantic(cls, error: ValidationError, what: str) -> RequestValidationError:
+        details = error.errors(include_url=False, include_input=False)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc']) or '(body)'}: {detail['msg']}"
+            for detail in details
+        )
+        return cls(f"invalid {what}: {problems}", details)
+
+    @classmethod
+    def single(cls, field: str, message: str) -> RequestValidationError:
+        """A problem that pydantic did not report, such as two call forms mixed."""
+        # Without "input", like the details from_pydantic keeps.
+        detail = cast(ErrorDetails, {"type": "value_error", "loc": (field,), "msg": message})
+        return cls(f"invalid {field}: {message}", [detail])
+
+    def errors(self) -> list[ErrorDetails]:
+        return list(self._errors)
+
+
+class ConnectionError(ModelGatesError):
+    """The request did not get an answer: refused, reset, unreachable, or a protocol error.
+
+    The httpx exception is the ``__cause__``.
+    """
+
+
+class TimeoutError(ConnectionError):
+    """Connecting, sending or reading took longer than the timeout."""
+
+
+_ERRORS_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestResponseError,
+    401: UnauthorizedResponseError,
+    403: ForbiddenResponseError,
+    409: ConflictResponseError,
+    500: InternalServerResponseError,
+}
+
+
+def error_from_response(status_code: int, headers: httpx.Headers, body: str) -> APIError:
+    """The error for a non-2XX answer.
+
+    The status's own class is used only when the body is the contract's error JSON: a 500 page
+    from a proxy says nothing about ModelGates, so it becomes ``ModelGatesDefaultError``.
+    """
+    try:
+        data: ErrorBody | None = ErrorResponse.model_validate_json(body).error
+    except ValidationError:
+        data = None
+    if data is not None:
+        cls = _ERRORS_BY_STATUS.get(status_code, ModelGatesDefaultError)
+        message = data.message
+    else:
+        cls = ModelGatesDefaultError
+        message = _describe_unexpected(status_code, body)
+    return cls(message, status_code=status_code, headers=headers, body=body, data=data)
+
+
+def _describe_unexpected(status_code: int, body: str) -> str:
+    reason = httpx.codes.get_reason_phrase(status_code) or "Unknown status"
+    excerpt = " ".join(body.split())[:_BODY_EXCERPT]
+    return f"unexpected response: {status_code} {reason}" + (f": {excerpt}" if excerpt else "")

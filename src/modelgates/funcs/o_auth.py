@@ -1,0 +1,155 @@
+"""The OAuth operations as standalone functions: ``(core, ...) -> Result``, never raising.
+
+Each accepts the seed's request-object form, ``request_body=`` (a dict or the model), or the flat
+form, the body's fields as keywords; mixing the two is a ``RequestValidationError``. Both take the
+per-call options of ``RequestOptions``. Bodies are checked with the same models the server
+validates with, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from modelgates.core import CallOptions, ModelGatesCore, Operation
+from modelgates.errors import ModelGatesError, RequestValidationError
+from modelgates.models import (
+    CreateAuthCodeRequest,
+    CreateAuthCodeResponse,
+    ExchangeAuthCodeRequest,
+    ExchangeAuthCodeResponse,
+)
+from modelgates.result import Result
+from modelgates.retries import RetryConfig
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = [
+    "CREATE_AUTH_CODE",
+    "EXCHANGE_AUTH_CODE_FOR_API_KEY",
+    "CreateAuthCodeParams",
+    "ExchangeAuthCodeParams",
+    "RequestOptions",
+    "o_auth_create_auth_code",
+    "o_auth_create_auth_code_async",
+    "o_auth_exchange_auth_code_for_api_key",
+    "o_auth_exchange_auth_code_for_api_key_async",
+]
+
+EXCHANGE_AUTH_CODE_FOR_API_KEY = Operation(
+    "exchangeAuthCodeForAPIKey", "POST", "/auth/keys", ExchangeAuthCodeResponse
+)
+# The Idempotency-Key makes a retried create return the first code rather than a second one.
+CREATE_AUTH_CODE = Operation(
+    "createAuthCode", "POST", "/auth/keys/code", CreateAuthCodeResponse, idempotency_key=True
+)
+
+ChallengeMethod = Literal["S256", "plain"]
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call options: attribution headers (overriding the client's), retries, timeout, extra
+    headers and the server. ``None`` means "as configured on the client"."""
+
+    http_referer: str | None
+    app_title: str | None
+    app_categories: str | Sequence[str] | None
+    retries: RetryConfig | None
+    timeout_ms: float | None
+    http_headers: Mapping[str, str] | None
+    server_url: str | None
+
+
+class ExchangeAuthCodeParams(RequestOptions, total=False):
+    request_body: ExchangeAuthCodeRequest | Mapping[str, Any] | None
+    code: str | None
+    code_verifier: str | None
+    code_challenge_method: ChallengeMethod | None
+
+
+class CreateAuthCodeParams(RequestOptions, total=False):
+    request_body: CreateAuthCodeRequest | Mapping[str, Any] | None
+    callback_url: str | None
+    code_challenge: str | None
+    code_challenge_method: ChallengeMethod | None
+    limit: float | Decimal | None
+    expires_at: datetime | str | None
+    key_label: str | None
+    usage_limit_type: Literal["daily", "weekly", "monthly"] | None
+
+
+_OPTION_NAMES = frozenset(RequestOptions.__optional_keys__)
+
+
+def o_auth_exchange_auth_code_for_api_key(
+    core: ModelGatesCore, **params: Unpack[ExchangeAuthCodeParams]
+) -> Result[ExchangeAuthCodeResponse]:
+    """``POST /auth/keys``: exchange a code (and its PKCE verifier) for the user's new API key."""
+    try:
+        body, options = _parse(ExchangeAuthCodeRequest, params)
+        return Result(value=core.send(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
+    except ModelGatesError as error:
+        return Result(error=error)
+
+
+async def o_auth_exchange_auth_code_for_api_key_async(
+    core: ModelGatesCore, **params: Unpack[ExchangeAuthCodeParams]
+) -> Result[ExchangeAuthCodeResponse]:
+    """The async twin of ``o_auth_exchange_auth_code_for_api_key``."""
+    try:
+        body, options = _parse(ExchangeAuthCodeRequest, params)
+        return Result(value=await core.send_async(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
+    except ModelGatesError as error:
+        return Result(error=error)
+
+
+def o_auth_create_auth_code(
+    core: ModelGatesCore, **params: Unpack[CreateAuthCodeParams]
+) -> Result[CreateAuthCodeResponse]:
+    """``POST /auth/keys/code``: create a code directly with the user's own key (no browser)."""
+    try:
+        body, options = _parse(CreateAuthCodeRequest, params)
+        return Result(value=core.send(CREATE_AUTH_CODE, body, options))
+    except ModelGatesError as error:
+        return Result(error=error)
+
+
+async def o_auth_create_auth_code_async(
+    core: ModelGatesCore, **params: Unpack[CreateAuthCodeParams]
+) -> Result[CreateAuthCodeResponse]:
+    """The async twin of ``o_auth_create_auth_code``."""
+    try:
+        body, options = _parse(CreateAuthCodeRequest, params)
+        return Result(value=await core.send_async(CREATE_AUTH_CODE, body, options))
+    except ModelGatesError as error:
+        return Result(error=error)
+
+
+def _parse(model: type[BodyT], params: Mapping[str, Any]) -> tuple[BodyT, CallOptions]:
+    """Split keyword arguments into a validated body and the call's options."""
+    fields = model.model_fields.keys()
+    unknown = params.keys() - fields - _OPTION_NAMES - {"request_body"}
+    if unknown:
+        # A misspelt keyword is a programming error, as it would be with a spelt-out signature.
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    options = CallOptions(**{name: params[name] for name in _OPTION_NAMES & params.keys()})
+    flat = {name: value for name, value in params.items() if name in fields and value is not None}
+    request_body = params.get("request_body")
+    if request_body is not None and flat:
+        raise RequestValidationError.single(
+            "request_body", f"pass request_body or its fields ({', '.join(flat)}), not both"
+        )
+    data: Any = flat if request_body is None else request_body
+    if isinstance(data, BaseModel):
+        # Validated again: a model may have been built with model_construct() or changed since.
+        data = data.model_dump()
+    try:
+        return model.model_validate(data), options
+    except ValidationError as exc:
+        raise RequestValidationError.from_pydantic(exc, "request body") from exc

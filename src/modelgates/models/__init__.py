@@ -1,0 +1,30 @@
+"""Wire models: the JSON bodies of the API, defined once and used by the SDK and the server.
+
+Request models carry every rule that can be checked from the body alone (types, formats, ranges);
+rules that need a clock or the database (an expiry in the future, a duplicate challenge) belong to
+the server's services. Request models forbid unknown fields, so a misspelt ``code_chalenge`` is a
+400 rather than a code silently issued without PKCE. Response models ignore unknown fields, so an
+older SDK keeps working against a newer server.
+"""
+
+from modelgates.models.errors import ErrorBody, ErrorResponse
+from modelgates.models.keys import KeyRecord, KeyRecordResponse
+from modelgates.models.oauth import (
+    AuthCodeData,
+    CreateAuthCodeRequest,
+    CreateAuthCodeResponse,
+    ExchangeAuthCodeRequest,
+    ExchangeAuthCodeResponse,
+)
+
+__all__ = [
+    "AuthCodeData",
+    "CreateAuthCodeRequest",
+    "CreateAuthCodeResponse",
+    "ErrorBody",
+    "ErrorResponse",
+    "ExchangeAuthCodeRequest",
+    "ExchangeAuthCodeResponse",
+    "KeyRecord",
+    "KeyRecordResponse",
+]

@@ -1,0 +1,61 @@
+"""Shared building blocks of the wire models."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+UsageLimitType = Literal["daily", "weekly", "monthly"]
+
+#: The largest credit limit accepted, in USD: far above any real budget, far below float trouble.
+MAX_MONEY = Decimal(1_000_000_000)
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are an error."""
+
+    # Inputs may be secrets (verifiers, codes): a validation error must not carry them.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class ResponseModel(BaseModel):
+    """A response body: unknown fields are ignored, for forward compatibility."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+
+def _reject_non_numbers(value: Any) -> Any:
+    # JSON has no decimal type; a string "10" or a boolean is a client bug worth a clear 400.
+    if isinstance(value, (str, bool)):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+#: An amount of USD in a request: a finite, non-negative number with at most 6 decimal places.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_reject_non_numbers),
+    Field(ge=0, le=MAX_MONEY, decimal_places=6, allow_inf_nan=False),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone, e.g. 2030-01-01T00:00:00Z")
+    return value.astimezone(timezone.utc)
+
+
+def _iso_z(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+#: A point in time: ISO 8601 with a zone on the way in, UTC with a ``Z`` on the way out.
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(_iso_z, return_type=str, when_used="json"),
+]

@@ -1,0 +1,144 @@
+"""Bodies of the PKCE endpoints: ``POST /auth/keys/code`` and ``POST /auth/keys``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from modelgates import pkce
+from modelgates.models.base import (
+    Money,
+    RequestModel,
+    ResponseModel,
+    Timestamp,
+    UsageLimitType,
+)
+
+MAX_CALLBACK_URL_LENGTH = 2048
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Printable ASCII without space or backslash: browsers read "\" as "/" in http URLs, which makes
+# the host a parser sees differ from the host a browser visits.
+_URL_CHARACTERS = re.compile(r"[!-\[\]-~]+")
+
+
+def check_callback_url(url: str) -> str:
+    """Accept an absolute ``https`` URL, or ``http`` on a loopback host; nothing else.
+
+    No fragment (RFC 6749 §3.1.2), no user-info (``http://localhost@evil.example`` names the host
+    ``evil.example``), at most 2048 characters.
+    """
+    if len(url) > MAX_CALLBACK_URL_LENGTH:
+        raise ValueError(f"must be at most {MAX_CALLBACK_URL_LENGTH} characters")
+    if _URL_CHARACTERS.fullmatch(url) is None:
+        raise ValueError("must be a URL of printable ASCII without spaces or backslashes")
+    if "#" in url:
+        raise ValueError("must not contain a fragment")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL")
+    if "@" in parts.netloc:
+        raise ValueError("must not contain user information")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    host = parts.hostname
+    if not host:
+        raise ValueError("must name a host")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ValueError("must use https, or http only on localhost, 127.0.0.1 or [::1]")
+    return url
+
+
+CallbackUrl = Annotated[str, AfterValidator(check_callback_url)]
+KeyLabel = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+ChallengeMethod = Literal["S256", "plain"]
+
+
+class CreateAuthCodeRequest(RequestModel):
+    """Body of ``POST /api/v1/auth/keys/code`` (and the query of ``GET /auth``)."""
+
+    callback_url: CallbackUrl
+    # Declared before the challenge so that the challenge's validator can see it.
+    code_challenge_method: ChallengeMethod | None = None
+    code_challenge: str | None = Field(default=None, validate_default=True)
+    limit: Money | None = None
+    expires_at: Timestamp | None = None
+    key_label: KeyLabel | None = None
+    usage_limit_type: UsageLimitType | None = None
+
+    @field_validator("code_challenge")
+    @classmethod
+    def _check_challenge(cls, challenge: str | None, info: ValidationInfo) -> str | None:
+        method = info.data.get("code_challenge_method")
+        if challenge is None:
+            if method is not None:
+                raise ValueError("is required when code_challenge_method is given")
+            return None
+        if "code_challenge_method" in info.data:  # else the method itself was invalid
+            # RFC 7636 §4.3: "Defaults to "plain" if not present in the request."
+            effective: ChallengeMethod = "S256" if method == "S256" else "plain"
+            if not pkce.is_valid_challenge(challenge, effective):
+                expected = (
+                    "exactly 43 base64url characters (a SHA-256 digest)"
+                    if effective == "S256"
+                    else "43 to 128 characters of [A-Za-z0-9-._~]"
+                )
+                raise ValueError(f"must be {expected} for method {effective}")
+        return challenge
+
+    @model_validator(mode="after")
+    def _default_method(self) -> CreateAuthCodeRequest:
+        if self.code_challenge is not None and self.code_challenge_method is None:
+            self.code_challenge_method = "plain"
+        return self
+
+
+class AuthCodeData(ResponseModel):
+    id: str
+    app_id: int
+    created_at: Timestamp
+
+
+class CreateAuthCodeResponse(ResponseModel):
+    data: AuthCodeData
+
+
+def _check_verifier(value: str) -> str:
+    if not pkce.is_valid_verifier(value):
+        raise ValueError("must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636)")
+    return value
+
+
+class ExchangeAuthCodeRequest(RequestModel):
+    """Body of ``POST /api/v1/auth/keys``."""
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    code_verifier: Annotated[str, AfterValidator(_check_verifier)] | None = None
+    code_challenge_method: ChallengeMethod | None = None
+
+
+class ExchangeAuthCodeResponse(ResponseModel):
+    # Kept out of repr, so that printing the response does not print the key.
+    key: str = Field(repr=False)
+    user_id: str
+
+
+__all__ = [
+    "AuthCodeData",
+    "CallbackUrl",
+    "CreateAuthCodeRequest",
+    "CreateAuthCodeResponse",
+    "ExchangeAuthCodeRequest",
+    "ExchangeAuthCodeResponse",
+]

@@ -1,0 +1,205 @@
+"""``ModelGates``: the client most applications use, with its API grouped in namespaces.
+
+Namespaces are thin: each method calls the standalone function of the same name in
+``modelgates.funcs`` and raises the error of its ``Result``. They are built on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from pydantic import ValidationError
+
+from modelgates import pkce
+from modelgates.core import Closing, ModelGatesCore
+from modelgates.errors import RequestValidationError
+from modelgates.funcs.o_auth import (
+    CreateAuthCodeParams,
+    ExchangeAuthCodeParams,
+    o_auth_create_auth_code,
+    o_auth_create_auth_code_async,
+    o_auth_exchange_auth_code_for_api_key,
+    o_auth_exchange_auth_code_for_api_key_async,
+)
+from modelgates.models import (
+    CreateAuthCodeRequest,
+    CreateAuthCodeResponse,
+    ExchangeAuthCodeResponse,
+)
+from modelgates.retries import RetryConfig
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["CodeChallenge", "ModelGates", "OAuth"]
+
+_API_PATH = "/api/v1"
+
+
+@dataclass(frozen=True)
+class CodeChallenge:
+    """A PKCE pair: send ``code_challenge`` with the authorization request, keep ``code_verifier``
+    secret until the exchange."""
+
+    code_challenge: str
+    code_verifier: str = field(repr=False)
+
+
+class OAuth:
+    """The PKCE flow: build the consent URL, exchange its code for a key, or create a code."""
+
+    def __init__(self, core: ModelGatesCore) -> None:
+        self._core = core
+
+    def exchange_auth_code_for_api_key(
+        self, **params: Unpack[ExchangeAuthCodeParams]
+    ) -> ExchangeAuthCodeResponse:
+        """``POST /auth/keys``: exchange an authorization code for the user's new API key.
+
+        Pass ``request_body={"code": ..., "code_verifier": ..., "code_challenge_method": ...}``
+        or the same fields as keywords. Returns ``.key`` and ``.user_id``.
+        """
+        return o_auth_exchange_auth_code_for_api_key(self._core, **params).unwrap()
+
+    async def exchange_auth_code_for_api_key_async(
+        self, **params: Unpack[ExchangeAuthCodeParams]
+    ) -> ExchangeAuthCodeResponse:
+        """The async twin of ``exchange_auth_code_for_api_key``."""
+        result = await o_auth_exchange_auth_code_for_api_key_async(self._core, **params)
+        return result.unwrap()
+
+    def create_auth_code(self, **params: Unpack[CreateAuthCodeParams]) -> CreateAuthCodeResponse:
+        """``POST /auth/keys/code``: create a code with the user's own key, skipping the browser.
+
+        Pass ``request_body={"callback_url": ..., "code_challenge": ..., ...}`` or the same
+        fields as keywords. Returns ``.data.id`` (the code), ``.data.app_id``, ``.data.created_at``.
+        """
+        return o_auth_create_auth_code(self._core, **params).unwrap()
+
+    async def create_auth_code_async(
+        self, **params: Unpack[CreateAuthCodeParams]
+    ) -> CreateAuthCodeResponse:
+        """The async twin of ``create_auth_code``."""
+        return (await o_auth_create_auth_code_async(self._core, **params)).unwrap()
+
+    def create_authorization_url(
+        self,
+        callback_url: str,
+        code_challenge: str | None = None,
+        code_challenge_method: Literal["S256", "plain"] | None = None,
+        limit: float | Decimal | None = None,
+        state: str | None = None,
+        key_label: str | None = None,
+        expires_at: datetime | str | None = None,
+        usage_limit_type: Literal["daily", "weekly", "monthly"] | None = None,
+    ) -> str:
+        """The consent page to send the user to: ``/auth`` on the configured server's site.
+
+        The parameters obey the rules of ``create_auth_code`` and are checked here, so that a bad
+        callback URL fails at once rather than on the server's error page. ``state`` is echoed
+        back to the callback. A ``server_url`` ending in ``/api/v1`` has the page beside it (a
+        server under a path prefix keeps the prefix); any other ``server_url`` uses its origin.
+        """
+        fields: dict[str, Any] = {
+            "callback_url": callback_url,
+            "code_challenge": code_challenge,
+            "code_challenge_method": code_challenge_method,
+            "limit": limit,
+            "key_label": key_label,
+            "expires_at": expires_at,
+            "usage_limit_type": usage_limit_type,
+        }
+        try:
+            request = CreateAuthCodeRequest.model_validate(
+                {name: value for name, value in fields.items() if value is not None}
+            )
+        except ValidationError as exc:
+            raise RequestValidationError.from_pydantic(exc, "authorization request") from exc
+        dumped = request.model_dump(mode="json", exclude_none=True)
+        query = {name: dumped[name] for name in fields if name in dumped}  # in the order above
+        if request.limit is not None:
+            # The JSON form of a limit is a float ("100.0"); a URL reads better with "100".
+            query["limit"] = format(request.limit.normalize(), "f")
+        if state is not None:
+            query["state"] = state
+        return f"{_site_root(self._core.server_url)}/auth?{urlencode(query)}"
+
+    @staticmethod
+    def create_sha256_code_challenge(code_verifier: str | None = None) -> CodeChallenge:
+        """A PKCE pair with method S256. Without ``code_verifier``, a fresh random one is made.
+
+        A given verifier must follow RFC 7636 §4.1 (43 to 128 characters of
+        ``[A-Za-z0-9-._~]``), else ``RequestValidationError``, a ``ValueError``.
+        """
+        if code_verifier is None:
+            code_verifier = pkce.create_verifier()
+        elif not pkce.is_valid_verifier(code_verifier):
+            raise RequestValidationError.single(
+                "code_verifier", "must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636)"
+            )
+        return CodeChallenge(pkce.s256_challenge(code_verifier), code_verifier)
+
+
+class ModelGates(Closing):
+    """The ModelGates API client. Takes the options of ``ModelGatesCore``; its ``core`` is
+    shared with the standalone functions of ``modelgates.funcs``.
+
+    Use it as a context manager (``with`` or ``async with``) to close the HTTP clients it made.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "",
+        *,
+        http_referer: str | None = None,
+        app_title: str | None = None,
+        app_categories: str | Sequence[str] | None = None,
+        server_url: str | None = None,
+        retry_config: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+        debug: bool | None = None,
+        debug_logger: logging.Logger | None = None,
+    ) -> None:
+        self.core = ModelGatesCore(
+            api_key,
+            http_referer=http_referer,
+            app_title=app_title,
+            app_categories=app_categories,
+            server_url=server_url,
+            retry_config=retry_config,
+            timeout_ms=timeout_ms,
+            client=client,
+            async_client=async_client,
+            debug=debug,
+            debug_logger=debug_logger,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(server_url={self.core.server_url!r})"
+
+    @cached_property
+    def o_auth(self) -> OAuth:
+        return OAuth(self.core)
+
+    def close(self) -> None:
+        self.core.close()
+
+    async def aclose(self) -> None:
+        await self.core.aclose()
+
+
+def _site_root(server_url: str) -> str:
+    parts = urlsplit(server_url)
+    path = parts.path.rstrip("/")
+    prefix = path[: -len(_API_PATH)] if path.endswith(_API_PATH) else ""
+    return f"{parts.scheme}://{parts.netloc}{prefix}"

@@ -1,0 +1,238 @@
+"""``modelgates``: serve, administer users and keys, migrate the database.
+
+Configuration comes from flags, then ``MODELGATES_*`` environment variables (see Settings).
+Server dependencies are imported inside the commands, so ``modelgates --help`` works with the
+SDK alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from modelgates.server.settings import Settings
+    from modelgates.server.store import Store
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A failure to report in one line, without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        args.run(args)
+    except CommandError as error:
+        print(f"modelgates: {error}", file=sys.stderr)
+        return 1
+    except ImportError as error:
+        print(
+            f"modelgates: {error.name or error} is missing; "
+            "install the server with: pip install 'modelgates[server]'",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelgates", description="ModelGates: OAuth PKCE for user-controlled API keys."
+    )
+    commands = parser.add_subparsers(title="commands")
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--database-url",
+        help="sqlite:///path/to/file.db or postgresql://user@host:port/dbname "
+        "(default: $MODELGATES_DATABASE_URL, else sqlite:///modelgates.db)",
+    )
+
+    serve = commands.add_parser("serve", parents=[database], help="migrate the database and serve")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.set_defaults(run=_serve)
+
+    users = commands.add_parser("users", help="administer users").add_subparsers(title="commands")
+    create_user = users.add_parser("create", parents=[database], help="add a user")
+    create_user.add_argument("email")
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create_user.set_defaults(run=_users_create)
+
+    keys = commands.add_parser("keys", help="administer API keys").add_subparsers(title="commands")
+    create_key = keys.add_parser("create", parents=[database], help="print a new key, once")
+    create_key.add_argument("--user", required=True, metavar="EMAIL")
+    create_key.add_argument("--name", required=True)
+    create_key.add_argument(
+        "--management", action="store_true", help="a management key (it can manage other keys)"
+    )
+    create_key.add_argument("--limit", type=_usd, metavar="USD", help="credit limit in USD")
+    create_key.set_defaults(run=_keys_create)
+    list_keys = keys.add_parser("list", parents=[database], help="list a user's keys")
+    list_keys.add_argument("--user", required=True, metavar="EMAIL")
+    list_keys.set_defaults(run=_keys_list)
+    revoke_key = keys.add_parser("revoke", parents=[database], help="revoke a key by its hash")
+    revoke_key.add_argument("hash")
+    revoke_key.set_defaults(run=_keys_revoke)
+
+    db = commands.add_parser("db", help="the database").add_subparsers(title="commands")
+    upgrade = db.add_parser("upgrade", parents=[database], help="apply migrations (Alembic)")
+    upgrade.set_defaults(run=_db_upgrade)
+    return parser
+
+
+def _usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise argparse.ArgumentTypeError("must be a number ≥ 0 with at most 6 decimal places")
+    return value
+
+
+def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
+    from modelgates.server.settings import Settings, SettingsError
+
+    try:
+        return Settings.load({"database_url": args.database_url, **flags})
+    except SettingsError as error:
+        raise CommandError(str(error)) from None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Migrate, then run ``work`` against the database, mapping refusals to one-line errors."""
+    from modelgates.server.services.errors import ServiceError
+    from modelgates.server.store import Store
+    from modelgates.server.store.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+    async def run() -> T:
+        store = Store.open(settings.database_url, pool_size=1)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as error:
+        raise CommandError(error.message) from None
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from modelgates.server.app import create_app
+    from modelgates.server.store.migrate import upgrade
+
+    settings = _settings(args, host=args.host, port=args.port)
+    upgrade(settings.database_url)
+    shown_db = "" if args.database_url is None else f" --database-url {args.database_url}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"ModelGates is serving on http://{host}:{settings.port}\n"
+        f"  API:          http://{host}:{settings.port}/api/v1\n"
+        f"  Database:     {_redact(settings.database_url)}\n"
+        f"  Add a user:   modelgates users create you@example.com{shown_db}\n"
+        f"  Make a key:   modelgates keys create --user you@example.com --name my-key{shown_db}\n"
+        "Press Ctrl+C to stop.",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _redact(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def _users_create(args: argparse.Namespace) -> None:
+    from modelgates.server.services import users
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the passwords differ")
+    user = _with_store(
+        _settings(args), lambda store: users.create_user(store, args.email, password, _now())
+    )
+    print(f"created user {user.email} ({user.id})")
+
+
+def _keys_create(args: argparse.Namespace) -> None:
+    from modelgates.server.services import keys
+
+    issued = _with_store(
+        _settings(args),
+        lambda store: keys.create_key_for_user(
+            store,
+            email=args.user,
+            name=args.name,
+            now=_now(),
+            is_management=args.management,
+            limit=args.limit,
+        ),
+    )
+    print(issued.key)
+    print(f"(shown once; its hash is {issued.row.hash})", file=sys.stderr)
+
+
+def _keys_list(args: argparse.Namespace) -> None:
+    from modelgates.server.services import keys, money
+
+    rows = _with_store(_settings(args), lambda store: keys.list_keys(store, args.user))
+    now = _now()
+    print(f"{'HASH':64}  {'STATUS':8}  {'LIMIT':>12}  {'CREATED':20}  NAME")
+    for row in rows:
+        status = "live" if row.is_live(now) else ("revoked" if row.revoked_at else "inactive")
+        limit = "-" if row.limit_micros is None else f"{money.to_usd(row.limit_micros):.6g}"
+        created = row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{row.hash}  {status:8}  {limit:>12}  {created:20}  {row.label}")
+
+
+def _keys_revoke(args: argparse.Namespace) -> None:
+    from modelgates.server.services import keys
+
+    revoked = _with_store(_settings(args), lambda s: keys.revoke_by_hash(s, args.hash, _now()))
+    print("revoked" if revoked else "already revoked")
+
+
+def _db_upgrade(args: argparse.Namespace) -> None:
+    from modelgates.server.store.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings.database_url)
+    print(f"database at the newest revision: {_redact(settings.database_url)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

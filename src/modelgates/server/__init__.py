@@ -1,0 +1,1 @@
+"""The ModelGates server. Needs the ``server`` extra: ``pip install 'modelgates[server]'``."""

@@ -1,0 +1,1 @@
+"""The rules of ModelGates, free of any web framework: routes and the CLI call these."""

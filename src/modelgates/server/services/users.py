@@ -1,0 +1,55 @@
+"""Users and their passwords (argon2id through argon2-cffi)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from modelgates.server.services import secrets
+from modelgates.server.services.errors import Conflict, InvalidInput
+from modelgates.server.store import Store, UserRow
+from modelgates.server.store.database import DuplicateError
+
+MIN_PASSWORD_LENGTH = 8
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+")
+_hasher = PasswordHasher()
+
+
+def normalize_email(email: str) -> str:
+    normalized = email.strip().lower()
+    if len(normalized) > 320 or _EMAIL.fullmatch(normalized) is None:
+        raise InvalidInput("email", "is not an e-mail address")
+    return normalized
+
+
+async def create_user(store: Store, email: str, password: str, now: datetime) -> UserRow:
+    email = normalize_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    user = UserRow(
+        id=secrets.new_user_id(),
+        email=email,
+        password_hash=_hasher.hash(password),
+        created_at=now,
+    )
+    async with store.begin() as tx:
+        try:
+            await tx.insert_user(user)
+        except DuplicateError:
+            raise Conflict(f"a user with e-mail {email} exists already") from None
+    return user
+
+
+async def find_user(store: Store, email: str) -> UserRow | None:
+    async with store.begin() as tx:
+        return await tx.user_by_email(normalize_email(email))
+
+
+def password_matches(user: UserRow, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,284 @@
+"""Engines, transactions and every query the services need."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from modelgates.server.store.rows import AppRow, CodeRow, KeyRow, UserRow
+from modelgates.server.store.tables import api_keys, apps, auth_codes, users
+
+
+class DuplicateError(Exception):
+    """An insert broke a unique constraint (an e-mail taken, a challenge already pending)."""
+
+
+def normalize_url(url: str, *, asynchronous: bool) -> URL:
+    """The SQLAlchemy URL for the ordinary ``sqlite:///`` or ``postgresql://`` forms.
+
+    The drivers are ours to choose: the standard library's sqlite3 (through aiosqlite when
+    asynchronous) and psycopg 3, which does both.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def prepare_sqlite(sync_engine: Any) -> None:
+    """WAL, a busy timeout and ``BEGIN IMMEDIATE`` on every SQLite connection.
+
+    ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts, so two transactions never
+    both read and then deadlock upgrading to write; the busy timeout makes the second one wait.
+    synchronous stays at SQLite's FULL: every commit is durable.
+    """
+
+    @event.listens_for(sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    sa_url = normalize_url(url, asynchronous=True)
+    if sa_url.get_backend_name() == "sqlite":
+        engine = create_async_engine(sa_url)
+        prepare_sqlite(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+    )
+
+
+_R = TypeVar("_R")
+
+
+def _to(row_type: type[_R], row: Row[Any] | None) -> _R | None:
+    if row is None:
+        return None
+    mapping = row._mapping
+    return row_type(**{f.name: mapping[f.name] for f in fields(row_type)})  # type: ignore[arg-type]
+
+
+class Store:
+    """A database: hands out transactions."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, pool_size: int = 10) -> Store:
+        return cls(create_engine_for(url, pool_size=pool_size))
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Transaction]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self.engine.begin() as connection:
+            yield Transaction(connection)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+class Transaction:
+    """The queries, run inside one transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    @property
+    def dialect(self) -> str:
+        return self._c.dialect.name
+
+    # users
+
+    async def insert_user(self, row: UserRow) -> None:
+        try:
+            async with self._c.begin_nested():
+                await self._c.execute(insert(users).values(**_values(row)))
+        except IntegrityError:
+            raise DuplicateError("email") from None
+
+    async def user_by_email(self, email: str) -> UserRow | None:
+        result = await self._c.execute(select(users).where(users.c.email == email))
+        return _to(UserRow, result.first())
+
+    async def user_by_id(self, user_id: str) -> UserRow | None:
+        result = await self._c.execute(select(users).where(users.c.id == user_id))
+        return _to(UserRow, result.first())
+
+    # apps
+
+    async def upsert_app(
+        self,
+        origin: str,
+        title: str | None,
+        default_title: str,
+        categories: str | None,
+        now: datetime,
+    ) -> int:
+        """The app's id, creating it; a given title or categories replace the recorded ones."""
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(apps).values(
+            origin=origin,
+            title=title or default_title,
+            categories=categories or "",
+            created_at=now,
+        )
+        changes: dict[str, Any] = {"origin": statement.excluded.origin}
+        if title:
+            changes["title"] = statement.excluded.title
+        if categories is not None:
+            changes["categories"] = statement.excluded.categories
+        statement = statement.on_conflict_do_update(index_elements=["origin"], set_=changes)
+        result = await self._c.execute(statement.returning(apps.c.id))
+        return int(result.scalar_one())
+
+    async def app_by_id(self, app_id: int) -> AppRow | None:
+        result = await self._c.execute(select(apps).where(apps.c.id == app_id))
+        return _to(AppRow, result.first())
+
+    # keys
+
+    async def insert_key(self, **values: Any) -> KeyRow:
+        result = await self._c.execute(insert(api_keys).values(**values).returning(api_keys))
+        row = _to(KeyRow, result.first())
+        assert row is not None
+        return row
+
+    async def key_by_hash(self, key_hash: str) -> KeyRow | None:
+        result = await self._c.execute(select(api_keys).where(api_keys.c.hash == key_hash))
+        return _to(KeyRow, result.first())
+
+    async def key_by_id(self, key_id: int) -> KeyRow | None:
+        result = await self._c.execute(select(api_keys).where(api_keys.c.id == key_id))
+        return _to(KeyRow, result.first())
+
+    async def keys_of_user(self, user_id: str) -> Sequence[KeyRow]:
+        result = await self._c.execute(
+            select(api_keys).where(api_keys.c.user_id == user_id).order_by(api_keys.c.id)
+        )
+        return [row for r in result.all() if (row := _to(KeyRow, r)) is not None]
+
+    async def revoke_key(self, key_id: int, now: datetime) -> bool:
+        """Revoke a key that is not revoked yet; whether this call did it."""
+        result = await self._c.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return result.rowcount == 1
+
+    # codes
+
+    async def insert_code(self, **values: Any) -> CodeRow:
+        """Insert a code; DuplicateError when its challenge is already pending for the user."""
+        try:
+            async with self._c.begin_nested():
+                result = await self._c.execute(
+                    insert(auth_codes).values(**values).returning(auth_codes)
+                )
+        except IntegrityError:
+            raise DuplicateError("code_challenge") from None
+        row = _to(CodeRow, result.first())
+        assert row is not None
+        return row
+
+    async def release_stale_challenge(
+        self, user_id: str, challenge: str, now: datetime, max_failures: int
+    ) -> None:
+        """Let a challenge be used again once its pending code has expired or burnt."""
+        await self._c.execute(
+            update(auth_codes)
+            .where(
+                auth_codes.c.user_id == user_id,
+                auth_codes.c.pending_challenge == challenge,
+                (auth_codes.c.expires_at <= now) | (auth_codes.c.failed_attempts >= max_failures),
+            )
+            .values(pending_challenge=None)
+        )
+
+    async def code_by_hash(self, code_hash: str) -> CodeRow | None:
+        result = await self._c.execute(
+            select(auth_codes).where(auth_codes.c.code_hash == code_hash)
+        )
+        return _to(CodeRow, result.first())
+
+    async def claim_code(self, code_id: int, now: datetime, max_failures: int) -> bool:
+        """Mark the code spent if it still can be: the one statement that makes spending atomic.
+
+        However many transactions race here, one sees a row updated; the others see none.
+        """
+        result = await self._c.execute(
+            update(auth_codes)
+            .where(
+                auth_codes.c.id == code_id,
+                auth_codes.c.spent_at.is_(None),
+                auth_codes.c.expires_at > now,
+                auth_codes.c.failed_attempts < max_failures,
+            )
+            .values(spent_at=now, pending_challenge=None)
+        )
+        return result.rowcount == 1
+
+    async def attach_key(self, code_id: int, key_id: int, sealed_key: bytes | None) -> None:
+        await self._c.execute(
+            update(auth_codes)
+            .where(auth_codes.c.id == code_id)
+            .values(key_id=key_id, sealed_key=sealed_key)
+        )
+
+    async def count_failed_attempt(self, code_id: int, max_failures: int) -> None:
+        """One more wrong verifier; the code stops being pending once it has had too many."""
+        await self._c.execute(
+            update(auth_codes)
+            .where(auth_codes.c.id == code_id, auth_codes.c.spent_at.is_(None))
+            .values(failed_attempts=auth_codes.c.failed_attempts + 1)
+        )
+        await self._c.execute(
+            update(auth_codes)
+            .where(auth_codes.c.id == code_id, auth_codes.c.failed_attempts >= max_failures)
+            .values(pending_challenge=None)
+        )
+
+    async def forget_expired_secrets(self, now: datetime) -> int:
+        """Drop the sealed keys and pending challenges of codes past their lifetime."""
+        result = await self._c.execute(
+            update(auth_codes)
+            .where(
+                auth_codes.c.expires_at <= now,
+                auth_codes.c.sealed_key.is_not(None) | auth_codes.c.pending_challenge.is_not(None),
+            )
+            .values(sealed_key=None, pending_challenge=None)
+        )
+        return int(result.rowcount)
+
+    async def count(self, table_name: str) -> int:
+        """Rows in a table (for the CLI's status and for tests that check nothing was written)."""
+        table = {t.name: t for t in (users, apps, api_keys, auth_codes)}[table_name]
+        result = await self._c.execute(select(func.count()).select_from(table))
+        return int(result.scalar_one())
+
+
+def _values(row: object) -> dict[str, Any]:
+    return {f.name: getattr(row, f.name) for f in fields(row)}  # type: ignore[arg-type]

@@ -1,0 +1,69 @@
+"""What the store hands to the services: plain, immutable rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: str
+    email: str
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AppRow:
+    id: int
+    origin: str
+    title: str
+    categories: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    id: int
+    hash: str
+    user_id: str
+    app_id: int | None
+    label: str
+    is_management: bool
+    limit_micros: int | None
+    limit_reset: str | None
+    usage_micros: int
+    expires_at: datetime | None
+    created_at: datetime
+    disabled: bool
+    revoked_at: datetime | None
+
+    def is_live(self, now: datetime) -> bool:
+        """Not disabled, not revoked and not expired at ``now``."""
+        return (
+            not self.disabled
+            and self.revoked_at is None
+            and (self.expires_at is None or self.expires_at > now)
+        )
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    id: int
+    code_hash: str
+    user_id: str
+    app_id: int
+    callback_url: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    limit_micros: int | None
+    usage_limit_type: str | None
+    key_label: str | None
+    key_expires_at: datetime | None
+    created_at: datetime
+    expires_at: datetime
+    failed_attempts: int
+    spent_at: datetime | None
+    key_id: int | None
+    sealed_key: bytes | None

@@ -1,0 +1,126 @@
+"""The schema. Alembic's migrations create it; a test checks that the two agree."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database.
+
+    SQLite has no time zones; storing naive UTC everywhere makes comparisons in SQL mean the same
+    thing on both databases.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=timezone.utc)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # scheme://host[:port], lower-cased, default port omitted: the app's identity.
+    Column("origin", String(2048), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("categories", String(500), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 hex of the key: its public id. The key itself is never stored.
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False, index=True),
+    # Set exactly when the key was issued to an app through OAuth.
+    Column("app_id", Integer, ForeignKey("apps.id"), nullable=True),
+    Column("label", String(100), nullable=False),
+    Column("is_management", Boolean, nullable=False, default=False),
+    # Money in integer micro-dollars, so that sums are exact.
+    Column("limit_micros", BigInteger, nullable=True),
+    Column("limit_reset", String(10), nullable=True),
+    Column("usage_micros", BigInteger, nullable=False, default=0),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+auth_codes = Table(
+    "auth_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 hex of the code; the code itself is never stored.
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("app_id", Integer, ForeignKey("apps.id"), nullable=False),
+    Column("callback_url", String(2048), nullable=True),
+    Column("code_challenge", String(128), nullable=True),
+    Column("code_challenge_method", String(5), nullable=True),
+    # The challenge while the code can still be spent, else NULL: its uniqueness per user is what
+    # answers 409 to a second pending code with the same challenge, race-free on any database.
+    Column("pending_challenge", String(128), nullable=True),
+    Column("limit_micros", BigInteger, nullable=True),
+    Column("usage_limit_type", String(10), nullable=True),
+    Column("key_label", String(100), nullable=True),
+    Column("key_expires_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("spent_at", UTCDateTime(), nullable=True),
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
+    # The issued key, AES-GCM encrypted under a secret derived from the S256 verifier, kept only
+    # while the code would be alive so that a retried exchange gets the same key.
+    Column("sealed_key", LargeBinary, nullable=True),
+    UniqueConstraint("user_id", "pending_challenge", name="uq_auth_codes_pending_challenge"),
+)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,6 +17,7 @@ from modelgates.server.api import keys, oauth
 from modelgates.server.api.context import AppContext, utcnow
 from modelgates.server.api.headers import ApiHeaders
 from modelgates.server.api.responses import EXCEPTION_HANDLERS
+from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services import codes
 from modelgates.server.settings import Settings
 from modelgates.server.store import Store
@@ -32,9 +32,11 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings, *, now: type[datetime] | None = None) -> Starlette:
+def create_app(settings: Settings) -> Starlette:
     store = Store.open(settings.database_url, pool_size=settings.db_pool_size)
-    context = AppContext(settings=settings, store=store, now=utcnow)
+    context = AppContext(
+        settings=settings, store=store, limiter=RateLimiter(settings.redis_url), now=utcnow
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

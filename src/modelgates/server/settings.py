@@ -30,6 +30,10 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     #: Connections each server process keeps to PostgreSQL (ignored on SQLite).
     db_pool_size: int = 10
+    #: ``redis://host:port/db`` to share rate limits between processes; empty keeps them in memory.
+    redis_url: str = ""
+    #: Whether the sign-in page offers sign-up to anyone who reaches it.
+    allow_signup: bool = False
 
     def __post_init__(self) -> None:
         scheme = self.database_url.split(":", 1)[0].split("+", 1)[0]
@@ -54,11 +58,21 @@ class Settings:
             raw = env.get(f"MODELGATES_{field.name.upper()}")
             if raw is None or raw == "":
                 continue
-            if field.type != "int":
-                values[field.name] = raw
-            elif raw.isdigit():
-                values[field.name] = int(raw)
-            else:
-                raise SettingsError(f"MODELGATES_{field.name.upper()} must be a whole number")
+            values[field.name] = _parse(field.name, field.type, raw)
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cls(**values)
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _parse(name: str, type_name: object, raw: str) -> object:
+    if type_name == "int":
+        if not raw.isdigit():
+            raise SettingsError(f"MODELGATES_{name.upper()} must be a whole number")
+        return int(raw)
+    if type_name == "bool":
+        if raw.lower() not in _TRUE | _FALSE:
+            raise SettingsError(f"MODELGATES_{name.upper()} must be true or false")
+        return raw.lower() in _TRUE
+    return raw

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from starlette.requests import Request
 
+from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.settings import Settings
 from modelgates.server.store import Store
 
@@ -20,6 +21,7 @@ def utcnow() -> datetime:
 class AppContext:
     settings: Settings
     store: Store
+    limiter: RateLimiter
     now: Callable[[], datetime] = field(default=utcnow)
 
 

@@ -34,6 +34,12 @@ class KeyRow:
     limit_micros: int | None
     limit_reset: str | None
     usage_micros: int
+    day_index: int
+    day_micros: int
+    week_index: int
+    week_micros: int
+    month_index: int
+    month_micros: int
     expires_at: datetime | None
     created_at: datetime
     disabled: bool

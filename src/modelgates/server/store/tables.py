@@ -90,6 +90,15 @@ api_keys = Table(
     Column("limit_micros", BigInteger, nullable=True),
     Column("limit_reset", String(10), nullable=True),
     Column("usage_micros", BigInteger, nullable=False, default=0),
+    # Usage in the current UTC day, ISO week and month; *_index names the period the counter
+    # belongs to (days since 1970-01-01, Monday-based weeks since then, months since year 0), so
+    # one UPDATE can roll a window over and charge it atomically.
+    Column("day_index", Integer, nullable=False, default=0),
+    Column("day_micros", BigInteger, nullable=False, default=0),
+    Column("week_index", Integer, nullable=False, default=0),
+    Column("week_micros", BigInteger, nullable=False, default=0),
+    Column("month_index", Integer, nullable=False, default=0),
+    Column("month_micros", BigInteger, nullable=False, default=0),
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
@@ -123,4 +132,36 @@ auth_codes = Table(
     # while the code would be alive so that a retried exchange gets the same key.
     Column("sealed_key", LargeBinary, nullable=True),
     UniqueConstraint("user_id", "pending_challenge", name="uq_auth_codes_pending_challenge"),
+)
+
+usage_charges = Table(
+    "usage_charges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # The gateway's id for the charged request: a second charge with it is answered, not applied.
+    Column("request_id", String(200), nullable=False, unique=True),
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False, index=True),
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+service_tokens = Table(
+    "service_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 hex of the session cookie's value; the value itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )

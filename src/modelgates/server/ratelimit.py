@@ -1,0 +1,64 @@
+"""Rate limits: in this process's memory by default, shared through Redis when configured.
+
+Built on the ``limits`` library (moving windows), so the behaviour is the same with either
+storage; only where the counters live differs. Redis is for counters that must be shared by
+every replica but need not survive a restart.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    #: Whole seconds until the next attempt may succeed (0 when allowed).
+    retry_after: int
+
+
+class RateLimiter:
+    """Counts hits per rule and key, e.g. ``await limiter.hit("5/minute", "login", email)``."""
+
+    def __init__(self, redis_url: str | None = None) -> None:
+        storage: Storage
+        if redis_url:
+            # "redis://host:port/db" → the async client of redis-py, which we already depend on.
+            made = storage_from_string(f"async+{redis_url}", implementation="redispy")
+            assert isinstance(made, Storage)
+            storage = made
+        else:
+            storage = MemoryStorage()
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._rules: dict[str, RateLimitItem] = {}
+
+    def _rule(self, rule: str) -> RateLimitItem:
+        if rule not in self._rules:
+            self._rules[rule] = parse(rule)
+        return self._rules[rule]
+
+    async def hit(self, rule: str, *key: str) -> Decision:
+        """Count one attempt against ``rule`` (e.g. ``"10/15 minutes"``) for ``key``."""
+        item = self._rule(rule)
+        if await self._limiter.hit(item, *key):
+            return Decision(allowed=True, retry_after=0)
+        stats = await self._limiter.get_window_stats(item, *key)
+        return Decision(
+            allowed=False, retry_after=max(1, math.ceil(stats.reset_time - time.time()))
+        )
+
+    async def clear(self, rule: str, *key: str) -> None:
+        """Forget the attempts counted for ``key`` (e.g. after a successful sign-in)."""
+        await self._limiter.clear(self._rule(rule), *key)
+
+    async def check_storage(self) -> bool:
+        """Whether the storage answers (for readiness checks)."""
+        return bool(await self._storage.check())

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from modelgates.server.store.rows import AppRow, CodeRow, KeyRow, UserRow
-from modelgates.server.store.tables import api_keys, apps, auth_codes, users
+from modelgates.server.store.tables import api_keys, apps, auth_codes, metadata, users
 
 
 class DuplicateError(Exception):
@@ -273,9 +273,13 @@ class Transaction:
         )
         return int(result.rowcount)
 
+    # sessions (the consent and account pages)
+
+    # usage and service tokens (metering)
+
     async def count(self, table_name: str) -> int:
         """Rows in a table (for the CLI's status and for tests that check nothing was written)."""
-        table = {t.name: t for t in (users, apps, api_keys, auth_codes)}[table_name]
+        table = metadata.tables[table_name]
         result = await self._c.execute(select(func.count()).select_from(table))
         return int(result.scalar_one())
 

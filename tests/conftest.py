@@ -50,6 +50,10 @@ def _postgres_reachable() -> bool:
 
 BACKENDS = ["sqlite", "postgres"]
 
+# One server secret for every server this run starts, in process or not (replicas share theirs),
+# so that none of them writes a secret file into the working directory.
+os.environ.setdefault("MODELGATES_SECRET_KEY", secrets.token_hex(32))
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
@@ -197,7 +201,18 @@ def start_server(settings: Settings) -> tuple[_ThreadedServer, threading.Thread]
 @pytest.fixture(scope="session")
 def live_server(database_url: str) -> Iterator[LiveServer]:
     port = free_port()
-    server, thread = start_server(Settings(database_url=database_url, host="127.0.0.1", port=port))
+    # The suite sends far more exchanges a minute from 127.0.0.1 than any client should; the
+    # rate limits have tests of their own.
+    server, thread = start_server(
+        Settings(
+            database_url=database_url,
+            host="127.0.0.1",
+            port=port,
+            secret_key=os.environ["MODELGATES_SECRET_KEY"],
+            rate_limit_exchange="off",
+            rate_limit_create_code="off",
+        )
+    )
     base_url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=f"{base_url}/api/v1", timeout=30) as client:
         yield LiveServer(base_url=base_url, database_url=database_url, client=client)

@@ -94,6 +94,43 @@ def test_short_password_is_refused(db: Path) -> None:
     assert result.returncode == 1 and "password" in result.stderr
 
 
+def test_key_options_disable_enable_and_service_tokens(db: Path) -> None:
+    assert (
+        modelgates(
+            "users", "create", "eve@example.com", "--password-stdin", db=db, stdin="long-password\n"
+        ).returncode
+        == 0
+    )
+    created = modelgates(
+        "keys", "create", "--user", "eve@example.com", "--name", "limited",
+        "--limit", "3", "--reset", "weekly", "--expires", "2099-01-01T00:00:00Z", db=db,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    listed = modelgates("keys", "list", "--user", "eve@example.com", db=db).stdout
+    key_hash = listed.splitlines()[1].split()[0]
+    assert modelgates("keys", "disable", key_hash, db=db).stdout.strip() == "disabled"
+    assert "inactive" in modelgates("keys", "list", "--user", "eve@example.com", db=db).stdout
+    assert modelgates("keys", "enable", key_hash, db=db).stdout.strip() == "enabled"
+    assert "live" in modelgates("keys", "list", "--user", "eve@example.com", db=db).stdout
+    past = modelgates(
+        "keys",
+        "create",
+        "--user",
+        "eve@example.com",
+        "--name",
+        "x",
+        "--expires",
+        "2001-01-01T00:00:00Z",
+        db=db,
+    )
+    assert past.returncode == 1 and "expires_at" in past.stderr
+
+    token = modelgates("service-tokens", "create", "--name", "gateway", db=db)
+    assert token.returncode == 0, token.stderr
+    assert re.fullmatch(r"mg-svc-v1-[0-9a-f]{64}", token.stdout.strip())
+    assert token.stdout.strip().encode() not in db.read_bytes()
+
+
 def test_db_upgrade(db: Path) -> None:
     result = modelgates("db", "upgrade", db=db)
     assert result.returncode == 0, result.stderr
@@ -108,6 +145,16 @@ def test_unsupported_database_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "unsupported database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("db", "upgrade"), ("keys", "list", "--user", "a@example.com")])
+def test_unreachable_database_is_a_one_line_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    result = modelgates(*args, "--database-url", url, db=tmp_path / "unused.db")
+    assert result.returncode == 1
+    assert (
+        result.stderr.startswith("modelgates: cannot migrate") and "Traceback" not in result.stderr
+    )
 
 
 def test_serve_prints_where_to_go_and_serves(db: Path) -> None:

@@ -21,15 +21,18 @@ if TYPE_CHECKING:
         InternalServerResponseError,
         ModelGatesDefaultError,
         ModelGatesError,
+        NotFoundResponseError,
+        PaymentRequiredResponseError,
         RequestValidationError,
         ResponseValidationError,
+        TooManyRequestsResponseError,
         UnauthorizedResponseError,
     )
     from modelgates.errors import ConnectionError as ConnectionError
     from modelgates.errors import TimeoutError as TimeoutError
     from modelgates.result import Result
     from modelgates.retries import BackoffStrategy, RetryConfig
-    from modelgates.sdk import CodeChallenge, ModelGates, OAuth
+    from modelgates.sdk import ApiKeys, CodeChallenge, ModelGates, OAuth, Usage
 
 _ERRORS = (
     "APIError",
@@ -40,14 +43,19 @@ _ERRORS = (
     "InternalServerResponseError",
     "ModelGatesDefaultError",
     "ModelGatesError",
+    "NotFoundResponseError",
+    "PaymentRequiredResponseError",
     "RequestValidationError",
     "ResponseValidationError",
     "TimeoutError",
+    "TooManyRequestsResponseError",
     "UnauthorizedResponseError",
 )
 _LAZY: dict[str, str] = {
     "ModelGates": "modelgates.sdk",
     "OAuth": "modelgates.sdk",
+    "ApiKeys": "modelgates.sdk",
+    "Usage": "modelgates.sdk",
     "CodeChallenge": "modelgates.sdk",
     "ModelGatesCore": "modelgates.core",
     "Result": "modelgates.result",
@@ -60,6 +68,7 @@ _LAZY: dict[str, str] = {
 # builtins of the same name; they are still `modelgates.ConnectionError` and so on.
 __all__ = [
     "APIError",
+    "ApiKeys",
     "BackoffStrategy",
     "BadRequestResponseError",
     "CodeChallenge",
@@ -70,12 +79,16 @@ __all__ = [
     "ModelGatesCore",
     "ModelGatesDefaultError",
     "ModelGatesError",
+    "NotFoundResponseError",
     "OAuth",
+    "PaymentRequiredResponseError",
     "RequestValidationError",
     "ResponseValidationError",
     "Result",
     "RetryConfig",
+    "TooManyRequestsResponseError",
     "UnauthorizedResponseError",
+    "Usage",
     "__version__",
 ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -27,11 +27,19 @@ HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
 
 # Failures of our own making: sending the same request again cannot help.
 _NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+# Failures before a single byte of the request left: no connection was made (refused, unreachable,
+# TLS handshake, connect timeout) or none came free in the pool. Anything later (a reset, a read
+# timeout, a connection dropped without an answer) may come after the server did the work.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True)
 class Operation(Generic[ResponseT]):
-    """What the SDK knows about one endpoint."""
+    """What the SDK knows about one endpoint.
+
+    ``path`` may name path parameters, as in ``/keys/{hash}``; ``ModelGatesCore.send`` fills them
+    in, percent-encoded.
+    """
 
     name: str
     method: str
@@ -39,6 +47,12 @@ class Operation(Generic[ResponseT]):
     response_model: type[ResponseT]
     #: Send a fresh ``Idempotency-Key`` per call, the same one on each of its retries.
     idempotency_key: bool = False
+    #: False for an operation that a repeat could perform twice (creating a key): it is retried
+    #: only when the request surely did no work, i.e. on a failure to connect and on 429 and 503.
+    safe_to_retry: bool = True
+    #: Send exactly the body fields the caller set, ``null`` included (a PATCH: ``"limit": null``
+    #: removes the limit), rather than leaving out every ``None``.
+    partial_body: bool = False
 
 
 class Call(Generic[ResponseT]):
@@ -47,6 +61,7 @@ class Call(Generic[ResponseT]):
         operation: Operation[ResponseT],
         *,
         url: str,
+        params: Mapping[str, str] | None,
         headers: httpx.Headers,
         content: bytes | None,
         timeout: httpx.Timeout | None,
@@ -57,6 +72,7 @@ class Call(Generic[ResponseT]):
     ) -> None:
         self._operation = operation
         self._url = url
+        self._params = params
         self._headers = headers
         self._content = content
         self._timeout = timeout
@@ -76,6 +92,7 @@ class Call(Generic[ResponseT]):
             self._request = client.build_request(
                 self._operation.method,
                 self._url,
+                params=self._params,
                 content=self._content,
                 headers=self._headers,
                 # None leaves the client's own timeout: a caller's client is used as given.
@@ -96,7 +113,9 @@ class Call(Generic[ResponseT]):
         """Record an answer; return the delay before retrying, or ``None`` if it is final."""
         _logging.log_response(self._logger, response, self._clock() - self._started)
         self._outcome = response
-        if not is_retryable_status(response.status_code):
+        if not is_retryable_status(
+            response.status_code, safe_to_retry=self._operation.safe_to_retry
+        ):
             return None
         return self._retry_in(parse_retry_after(response.headers, time.time()))
 
@@ -113,6 +132,8 @@ class Call(Generic[ResponseT]):
         error.__cause__ = exc
         self._outcome = error
         retryable = isinstance(exc, httpx.TransportError) and not isinstance(exc, _NOT_RETRYABLE)
+        if not self._operation.safe_to_retry:
+            retryable = isinstance(exc, _NOT_SENT)
         if not (retryable and self._retry_config.retry_connection_errors):
             return None
         return self._retry_in(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
@@ -63,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[database], help="migrate the database and serve")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes sharing the port (default 1)")
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not apply migrations at start (run `modelgates db upgrade` yourself)",
+    )
     serve.set_defaults(run=_serve)
 
     users = commands.add_parser("users", help="administer users").add_subparsers(title="commands")
@@ -81,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         "--management", action="store_true", help="a management key (it can manage other keys)"
     )
     create_key.add_argument("--limit", type=_usd, metavar="USD", help="credit limit in USD")
+    create_key.add_argument(
+        "--reset", choices=["daily", "weekly", "monthly"], help="the limit resets on this interval"
+    )
+    create_key.add_argument(
+        "--expires", type=_timestamp, metavar="WHEN", help="expiry, e.g. 2030-01-01T00:00:00Z"
+    )
     create_key.set_defaults(run=_keys_create)
     list_keys = keys.add_parser("list", parents=[database], help="list a user's keys")
     list_keys.add_argument("--user", required=True, metavar="EMAIL")
@@ -88,6 +101,23 @@ def _parser() -> argparse.ArgumentParser:
     revoke_key = keys.add_parser("revoke", parents=[database], help="revoke a key by its hash")
     revoke_key.add_argument("hash")
     revoke_key.set_defaults(run=_keys_revoke)
+    for verb, disabled in (("disable", True), ("enable", False)):
+        toggle = keys.add_parser(verb, parents=[database], help=f"{verb} a key by its hash")
+        toggle.add_argument("hash")
+        toggle.set_defaults(run=_keys_toggle, disabled=disabled)
+
+    tokens = commands.add_parser(
+        "service-tokens", help="credentials for a model gateway to charge keys"
+    ).add_subparsers(title="commands")
+    create_token = tokens.add_parser("create", parents=[database], help="print a new token, once")
+    create_token.add_argument("--name", required=True)
+    create_token.set_defaults(run=_service_tokens_create)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(title="commands")
+    tail = audit.add_parser("tail", parents=[database], help="print recent security events")
+    tail.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
+    tail.add_argument("--follow", action="store_true", help="keep printing new events")
+    tail.set_defaults(run=_audit_tail)
 
     db = commands.add_parser("db", help="the database").add_subparsers(title="commands")
     upgrade = db.add_parser("upgrade", parents=[database], help="apply migrations (Alembic)")
@@ -103,6 +133,16 @@ def _usd(text: str) -> Decimal:
     if not value.is_finite() or value < 0 or value.as_tuple().exponent < -6:  # type: ignore[operator]
         raise argparse.ArgumentTypeError("must be a number ≥ 0 with at most 6 decimal places")
     return value
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2030-01-01T00:00:00Z")
+    return value.astimezone(timezone.utc)
 
 
 def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
@@ -122,9 +162,8 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     """Migrate, then run ``work`` against the database, mapping refusals to one-line errors."""
     from modelgates.server.services.errors import ServiceError
     from modelgates.server.store import Store
-    from modelgates.server.store.migrate import upgrade
 
-    upgrade(settings.database_url)
+    _migrate(settings)
 
     async def run() -> T:
         store = Store.open(settings.database_url, pool_size=1)
@@ -142,28 +181,53 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from modelgates.server.app import create_app
-    from modelgates.server.store.migrate import upgrade
-
-    settings = _settings(args, host=args.host, port=args.port)
-    upgrade(settings.database_url)
+    settings = _settings(
+        args,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        migrate_on_start=False if args.no_migrate else None,
+    )
+    if settings.migrate_on_start:
+        _migrate(settings)
     shown_db = "" if args.database_url is None else f" --database-url {args.database_url}"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(
         f"ModelGates is serving on http://{host}:{settings.port}\n"
         f"  API:          http://{host}:{settings.port}/api/v1\n"
         f"  Database:     {_redact(settings.database_url)}\n"
+        f"  Workers:      {settings.workers}\n"
         f"  Add a user:   modelgates users create you@example.com{shown_db}\n"
         f"  Make a key:   modelgates keys create --user you@example.com --name my-key{shown_db}\n"
         "Press Ctrl+C to stop.",
         flush=True,
     )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": False,  # ours: one JSON line per request (observability.RequestLog)
+        # Forwarded headers only from the load balancers named (docs/deploy.md): anyone else
+        # could claim any client address and dodge the per-address limits.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+    }
+    from modelgates.server.observability import configure_logging
+
+    configure_logging()
+    if settings.workers == 1:
+        from modelgates.server.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker is a fresh process that imports the app: it reads these settings back from
+    # the environment it inherits.
+    os.environ.update(settings.to_environ())
     uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        proxy_headers=False,
+        "modelgates.server.app:create_app_from_env",
+        factory=True,
+        workers=settings.workers,
+        **options,
     )
 
 
@@ -200,6 +264,8 @@ def _keys_create(args: argparse.Namespace) -> None:
             now=_now(),
             is_management=args.management,
             limit=args.limit,
+            limit_reset=args.reset,
+            expires_at=args.expires,
         ),
     )
     print(issued.key)
@@ -226,11 +292,61 @@ def _keys_revoke(args: argparse.Namespace) -> None:
     print("revoked" if revoked else "already revoked")
 
 
-def _db_upgrade(args: argparse.Namespace) -> None:
+def _keys_toggle(args: argparse.Namespace) -> None:
+    from modelgates.server.services import keys
+
+    _with_store(_settings(args), lambda s: keys.set_disabled(s, args.hash, args.disabled))
+    print("disabled" if args.disabled else "enabled")
+
+
+def _service_tokens_create(args: argparse.Namespace) -> None:
+    from modelgates.server.services import usage
+
+    token = _with_store(
+        _settings(args), lambda store: usage.create_service_token(store, args.name, _now())
+    )
+    print(token)
+    print("(shown once: give it to the gateway that charges keys)", file=sys.stderr)
+
+
+def _audit_tail(args: argparse.Namespace) -> None:
+    """Events as JSON lines, oldest first; with --follow, polls for new ones until Ctrl+C."""
+    import json
+
+    from modelgates.server.services import audit
+
+    async def print_events(store: Store) -> None:
+        last = 0
+        while True:
+            for row in await audit.tail(store, args.n if last == 0 else 1000, last):
+                print(json.dumps(audit.as_json(row)), flush=True)
+                last = row.id
+            if not args.follow:
+                return
+            await asyncio.sleep(1)
+
+    try:
+        _with_store(_settings(args), print_events)
+    except KeyboardInterrupt:
+        pass
+
+
+def _migrate(settings: Settings) -> None:
+    """Apply the migrations (one process at a time, however many start), or fail in one line."""
+    from sqlalchemy.exc import OperationalError
+
     from modelgates.server.store.migrate import upgrade
 
+    try:
+        upgrade(settings.database_url)
+    except OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise CommandError(f"cannot migrate {_redact(settings.database_url)}: {reason}") from None
+
+
+def _db_upgrade(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    upgrade(settings.database_url)
+    _migrate(settings)
     print(f"database at the newest revision: {_redact(settings.database_url)}")
 
 

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel
@@ -153,9 +153,17 @@ class ModelGatesCore(Closing):
         operation: Operation[ResponseT],
         body: BaseModel | None = None,
         options: CallOptions | None = None,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> ResponseT:
-        """Send ``body`` to ``operation`` with retries; return the parsed answer or raise."""
-        call = self._prepare(operation, body, options or CallOptions())
+        """Send ``body`` (``None``: no body) to ``operation`` with retries; return the parsed
+        answer or raise.
+
+        ``path_params`` fill the placeholders of ``operation.path``, percent-encoded; ``query``
+        is the query string. Callers validate both; this only makes them URL-safe.
+        """
+        call = self._prepare(operation, body, options or CallOptions(), path_params, query)
         client = self._get_client()
         request = call.build(client)
         while True:
@@ -175,9 +183,12 @@ class ModelGatesCore(Closing):
         operation: Operation[ResponseT],
         body: BaseModel | None = None,
         options: CallOptions | None = None,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> ResponseT:
         """The async twin of ``send``."""
-        call = self._prepare(operation, body, options or CallOptions())
+        call = self._prepare(operation, body, options or CallOptions(), path_params, query)
         client = self._get_async_client()
         request = call.build(client)
         while True:
@@ -193,7 +204,12 @@ class ModelGatesCore(Closing):
             await self._async_sleep(delay)
 
     def _prepare(
-        self, operation: Operation[ResponseT], body: BaseModel | None, options: CallOptions
+        self,
+        operation: Operation[ResponseT],
+        body: BaseModel | None,
+        options: CallOptions,
+        path_params: Mapping[str, str] | None,
+        query: Mapping[str, str] | None,
     ) -> Call[ResponseT]:
         server_url = self.server_url
         if options.server_url is not None:
@@ -202,11 +218,15 @@ class ModelGatesCore(Closing):
         timeout = None if timeout_ms is None else httpx.Timeout(timeout_ms / 1000)
         content = None
         if body is not None:
-            payload = body.model_dump(mode="json", exclude_none=True)
+            if operation.partial_body:
+                payload = body.model_dump(mode="json", exclude_unset=True)
+            else:
+                payload = body.model_dump(mode="json", exclude_none=True)
             content = json.dumps(payload, separators=(",", ":")).encode()
         return Call(
             operation,
-            url=server_url + operation.path,
+            url=server_url + _expand_path(operation.path, path_params or {}),
+            params=query or None,
             headers=self._headers(operation, options, has_body=content is not None),
             content=content,
             timeout=timeout,
@@ -286,6 +306,17 @@ def _set_header(headers: httpx.Headers, name: str, value: str, field: str) -> No
     if _HEADER_VALUE_FORBIDDEN.search(value):
         raise errors.RequestValidationError.single(field, f"{name} contains a line break or NUL")
     headers[name] = value  # httpx encodes str as UTF-8 here, so a non-ASCII title is fine
+
+
+def _expand_path(template: str, path_params: Mapping[str, str]) -> str:
+    return template.format_map({name: _segment(value) for name, value in path_params.items()})
+
+
+def _segment(value: str) -> str:
+    # safe="": a "/" or "?" in a value stays inside its segment rather than adding one or ending
+    # the path; and "." or ".." would be resolved away as a dot-segment (RFC 3986 §5.2.4).
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def _check_server_url(url: str) -> str:

@@ -10,11 +10,18 @@ Our exception hierarchy:
     · ConflictResponseError - 409
     · InternalServerResponseError - 500
     · ModelGatesDefaultError - any other status, or an error body that is not the contract's JSON
+      - PaymentRequiredResponseError - 402
+      - NotFoundResponseError - 404
+      - TooManyRequestsResponseError - 429
   + ResponseValidationError - a 2XX whose body does not match the operation's response model
   + RequestValidationError - the caller's input failed the wire model; nothing was sent
                              (also a ValueError)
   + ConnectionError - the network failed; no httpx exception ever escapes the SDK
     · TimeoutError
+
+The 402, 404 and 429 classes are ``ModelGatesDefaultError`` subclasses: the contract promises a
+``ModelGatesDefaultError`` for those statuses, and catching it still catches them. They are used,
+like the other status classes, only when the body is the contract's error JSON.
 
 ``ConnectionError`` and ``TimeoutError`` deliberately share their names with the builtins they
 resemble; refer to them as ``modelgates.errors.ConnectionError`` to avoid shadowing.
@@ -40,9 +47,12 @@ __all__ = [
     "InternalServerResponseError",
     "ModelGatesDefaultError",
     "ModelGatesError",
+    "NotFoundResponseError",
+    "PaymentRequiredResponseError",
     "RequestValidationError",
     "ResponseValidationError",
     "TimeoutError",
+    "TooManyRequestsResponseError",
     "UnauthorizedResponseError",
     "error_from_response",
 ]
@@ -112,6 +122,19 @@ class ModelGatesDefaultError(APIError):
     """Any other error status, or an error answer whose body is not the contract's JSON."""
 
 
+class PaymentRequiredResponseError(ModelGatesDefaultError):
+    """402: the charge does not fit the key's remaining limit; ``data.metadata`` says what is
+    left."""
+
+
+class NotFoundResponseError(ModelGatesDefaultError):
+    """404: no such key among the caller's (another user's key is not found either)."""
+
+
+class TooManyRequestsResponseError(ModelGatesDefaultError):
+    """429: too many requests; retried by default, honouring ``Retry-After``."""
+
+
 class ResponseValidationError(ModelGatesError):
     """A 2XX answer whose body does not match the response model.
 
@@ -173,8 +196,11 @@ class TimeoutError(ConnectionError):
 _ERRORS_BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestResponseError,
     401: UnauthorizedResponseError,
+    402: PaymentRequiredResponseError,
     403: ForbiddenResponseError,
+    404: NotFoundResponseError,
     409: ConflictResponseError,
+    429: TooManyRequestsResponseError,
     500: InternalServerResponseError,
 }
 

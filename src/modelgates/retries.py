@@ -9,6 +9,10 @@ and 60 s in all, on connection errors, timeouts, 408, 429 and 5XX. A server's ``
 ``Retry-After`` (seconds or an HTTP-date) replaces the computed wait, still capped by
 ``max_interval`` and by what is left of ``max_elapsed_time``: the loop never sleeps past its
 budget.
+
+An operation that is not safe to repeat (creating a key: a retry after a lost answer could make a
+second key) is retried only when the request surely did no work: on a failure to connect (see
+``modelgates._call``), and on 429 and 503, which a server sends before doing anything.
 """
 
 from __future__ import annotations
@@ -65,8 +69,14 @@ class RetryConfig:
             raise ValueError(f'strategy must be "backoff" or "none", not {self.strategy!r}')
 
 
-def is_retryable_status(status_code: int) -> bool:
-    """408 Request Timeout, 429 Too Many Requests and every 5XX may succeed a moment later."""
+def is_retryable_status(status_code: int, *, safe_to_retry: bool = True) -> bool:
+    """408 Request Timeout, 429 Too Many Requests and every 5XX may succeed a moment later.
+
+    With ``safe_to_retry=False`` only 429 and 503, the statuses that say the request was not
+    acted on: a 500 or a gateway's 502 may come after the work was done.
+    """
+    if not safe_to_retry:
+        return status_code in (429, 503)
     return status_code in (408, 429) or 500 <= status_code <= 599
 
 

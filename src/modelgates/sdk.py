@@ -21,6 +21,26 @@ from pydantic import ValidationError
 from modelgates import pkce
 from modelgates.core import Closing, ModelGatesCore
 from modelgates.errors import RequestValidationError
+from modelgates.funcs._common import RequestOptions
+from modelgates.funcs.api_keys import (
+    CreateKeyParams,
+    ListKeysParams,
+    UpdateKeyParams,
+    api_keys_create,
+    api_keys_create_async,
+    api_keys_delete,
+    api_keys_delete_async,
+    api_keys_get,
+    api_keys_get_async,
+    api_keys_get_current_key,
+    api_keys_get_current_key_async,
+    api_keys_list,
+    api_keys_list_async,
+    api_keys_revoke_current_key,
+    api_keys_revoke_current_key_async,
+    api_keys_update,
+    api_keys_update_async,
+)
 from modelgates.funcs.o_auth import (
     CreateAuthCodeParams,
     ExchangeAuthCodeParams,
@@ -29,17 +49,24 @@ from modelgates.funcs.o_auth import (
     o_auth_exchange_auth_code_for_api_key,
     o_auth_exchange_auth_code_for_api_key_async,
 )
+from modelgates.funcs.usage import RecordUsageParams, usage_record, usage_record_async
 from modelgates.models import (
     CreateAuthCodeRequest,
     CreateAuthCodeResponse,
+    CreateKeyResponse,
+    DeleteKeyResponse,
     ExchangeAuthCodeResponse,
+    KeyListResponse,
+    KeyRecordResponse,
+    KeyResponse,
+    RecordUsageResponse,
 )
 from modelgates.retries import RetryConfig
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["CodeChallenge", "ModelGates", "OAuth"]
+__all__ = ["ApiKeys", "CodeChallenge", "ModelGates", "OAuth", "Usage"]
 
 _API_PATH = "/api/v1"
 
@@ -148,6 +175,110 @@ class OAuth:
         return CodeChallenge(pkce.s256_challenge(code_verifier), code_verifier)
 
 
+class ApiKeys:
+    """API keys: the calling key's own record and self-revocation, and the management API over
+    the user's keys (for a management key). A key is named by its ``hash``, its public id.
+
+    Reading, updating and deleting are retried as the client's retry policy says. ``create`` is
+    retried only when the request surely did not reach the server (a failure to connect) and on
+    429 and 503, since a retry after a lost answer could make a second key.
+    """
+
+    def __init__(self, core: ModelGatesCore) -> None:
+        self._core = core
+
+    def get_current_key(self, **options: Unpack[RequestOptions]) -> KeyRecordResponse:
+        """``GET /key``: the calling key's record: ``.data.label``, ``.data.limit``,
+        ``.data.limit_remaining``, ``.data.usage``, ``.data.expires_at``, ..."""
+        return api_keys_get_current_key(self._core, **options).unwrap()
+
+    async def get_current_key_async(self, **options: Unpack[RequestOptions]) -> KeyRecordResponse:
+        """The async twin of ``get_current_key``."""
+        return (await api_keys_get_current_key_async(self._core, **options)).unwrap()
+
+    def revoke_current_key(self, **options: Unpack[RequestOptions]) -> DeleteKeyResponse:
+        """``DELETE /key``: the calling key revokes itself (signing out); ``.deleted`` is true."""
+        return api_keys_revoke_current_key(self._core, **options).unwrap()
+
+    async def revoke_current_key_async(
+        self, **options: Unpack[RequestOptions]
+    ) -> DeleteKeyResponse:
+        """The async twin of ``revoke_current_key``."""
+        return (await api_keys_revoke_current_key_async(self._core, **options)).unwrap()
+
+    def list(self, **params: Unpack[ListKeysParams]) -> KeyListResponse:
+        """``GET /keys``: a page (100) of the user's keys in ``.data``, from ``offset``;
+        disabled keys only with ``include_disabled=True``."""
+        return api_keys_list(self._core, **params).unwrap()
+
+    async def list_async(self, **params: Unpack[ListKeysParams]) -> KeyListResponse:
+        """The async twin of ``list``."""
+        return (await api_keys_list_async(self._core, **params)).unwrap()
+
+    def create(self, **params: Unpack[CreateKeyParams]) -> CreateKeyResponse:
+        """``POST /keys``: a new key. Pass ``request_body={"name": ..., "limit": ...,
+        "limit_reset": ..., "expires_at": ...}`` or the same fields as keywords.
+
+        Returns ``.key`` (the key, shown this once; keep it) and ``.data`` (its record, with
+        ``.data.hash``). Not retried after the request may have reached the server: on a
+        connection lost mid-call, ``list()`` the keys to see whether it was made.
+        """
+        return api_keys_create(self._core, **params).unwrap()
+
+    async def create_async(self, **params: Unpack[CreateKeyParams]) -> CreateKeyResponse:
+        """The async twin of ``create``."""
+        return (await api_keys_create_async(self._core, **params)).unwrap()
+
+    def get(self, *, hash: str, **options: Unpack[RequestOptions]) -> KeyResponse:
+        """``GET /keys/{hash}``: one of the user's keys, in ``.data``."""
+        return api_keys_get(self._core, hash=hash, **options).unwrap()
+
+    async def get_async(self, *, hash: str, **options: Unpack[RequestOptions]) -> KeyResponse:
+        """The async twin of ``get``."""
+        return (await api_keys_get_async(self._core, hash=hash, **options)).unwrap()
+
+    def update(self, *, hash: str, **params: Unpack[UpdateKeyParams]) -> KeyResponse:
+        """``PATCH /keys/{hash}``: change ``name``, ``disabled``, ``limit`` or ``limit_reset``
+        (keywords, or ``request_body=``). Only what is given is sent: ``limit=None`` removes the
+        limit, leaving ``limit`` out keeps it."""
+        return api_keys_update(self._core, hash=hash, **params).unwrap()
+
+    async def update_async(self, *, hash: str, **params: Unpack[UpdateKeyParams]) -> KeyResponse:
+        """The async twin of ``update``."""
+        return (await api_keys_update_async(self._core, hash=hash, **params)).unwrap()
+
+    def delete(self, *, hash: str, **options: Unpack[RequestOptions]) -> DeleteKeyResponse:
+        """``DELETE /keys/{hash}``: delete one of the user's keys; ``.deleted`` is true."""
+        return api_keys_delete(self._core, hash=hash, **options).unwrap()
+
+    async def delete_async(
+        self, *, hash: str, **options: Unpack[RequestOptions]
+    ) -> DeleteKeyResponse:
+        """The async twin of ``delete``."""
+        return (await api_keys_delete_async(self._core, hash=hash, **options)).unwrap()
+
+
+class Usage:
+    """Metering, for a model gateway whose client ``api_key`` is its service token."""
+
+    def __init__(self, core: ModelGatesCore) -> None:
+        self._core = core
+
+    def record(self, **params: Unpack[RecordUsageParams]) -> RecordUsageResponse:
+        """``POST /usage``: charge ``amount`` USD (a ``Decimal`` keeps it exact) to the key with
+        ``key_hash``, once per ``request_id``. Pass the fields as keywords or ``request_body=``.
+
+        Returns ``.data`` (the key's ``usage`` and ``limit_remaining`` after the charge). A charge
+        the key cannot take raises ``PaymentRequiredResponseError`` (402; an unknown key
+        ``NotFoundResponseError``). Retrying is safe: the same ``request_id`` is charged once.
+        """
+        return usage_record(self._core, **params).unwrap()
+
+    async def record_async(self, **params: Unpack[RecordUsageParams]) -> RecordUsageResponse:
+        """The async twin of ``record``."""
+        return (await usage_record_async(self._core, **params)).unwrap()
+
+
 class ModelGates(Closing):
     """The ModelGates API client. Takes the options of ``ModelGatesCore``; its ``core`` is
     shared with the standalone functions of ``modelgates.funcs``.
@@ -190,6 +321,14 @@ class ModelGates(Closing):
     @cached_property
     def o_auth(self) -> OAuth:
         return OAuth(self.core)
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        return ApiKeys(self.core)
+
+    @cached_property
+    def usage(self) -> Usage:
+        return Usage(self.core)
 
     def close(self) -> None:
         self.core.close()

@@ -111,6 +111,12 @@ class ScriptedServer:
             def do_GET(self) -> None:
                 self._serve()
 
+            def do_PATCH(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
+
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)

@@ -21,9 +21,11 @@ from tests.sdk.scripted_server import ScriptedServer
         (403, errors.ForbiddenResponseError),
         (409, errors.ConflictResponseError),
         (500, errors.InternalServerResponseError),
-        (404, errors.ModelGatesDefaultError),
-        (429, errors.ModelGatesDefaultError),
+        (402, errors.PaymentRequiredResponseError),
+        (404, errors.NotFoundResponseError),
+        (429, errors.TooManyRequestsResponseError),
         (503, errors.ModelGatesDefaultError),
+        (418, errors.ModelGatesDefaultError),
     ],
 )
 def test_status_maps_to_its_class_with_parsed_data(
@@ -106,6 +108,13 @@ def test_the_tree() -> None:
     assert issubclass(errors.TimeoutError, errors.ConnectionError)
     assert issubclass(errors.RequestValidationError, ValueError)
     assert issubclass(errors.ModelGatesDefaultError, errors.APIError)
+    # The contract calls these statuses ModelGatesDefaultError; the subclasses keep that true.
+    for cls in (
+        errors.PaymentRequiredResponseError,
+        errors.NotFoundResponseError,
+        errors.TooManyRequestsResponseError,
+    ):
+        assert issubclass(cls, errors.ModelGatesDefaultError)
     assert not issubclass(errors.ResponseValidationError, errors.APIError)
     # The SDK's own classes, not the builtins they are named after.
     assert not issubclass(errors.ConnectionError, OSError)

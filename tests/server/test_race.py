@@ -4,60 +4,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from modelgates import pkce
-from tests.conftest import Account, free_port, new_account, run
+from tests.conftest import Account, new_account, run
 
 RACERS = 60
 PROCESSES = 3
-
-
-@pytest.fixture(scope="module")
-def servers(database_url: str) -> Iterator[list[str]]:
-    """Three ``modelgates serve`` processes on the same database."""
-    ports = [free_port() for _ in range(PROCESSES)]
-    env = {**os.environ, "MODELGATES_DATABASE_URL": database_url}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "modelgates.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for port in ports
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        for url, process in zip(urls, processes, strict=True):
-            _wait_until_up(url, process)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def _new_code(server: str, account: Account, body: dict[str, Any]) -> str:

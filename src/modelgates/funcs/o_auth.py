@@ -8,15 +8,14 @@ validates with, before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ValidationError
-
-from modelgates.core import CallOptions, ModelGatesCore, Operation
-from modelgates.errors import ModelGatesError, RequestValidationError
+from modelgates.core import ModelGatesCore, Operation
+from modelgates.errors import ModelGatesError
+from modelgates.funcs._common import RequestOptions, parse_body
 from modelgates.models import (
     CreateAuthCodeRequest,
     CreateAuthCodeResponse,
@@ -24,7 +23,6 @@ from modelgates.models import (
     ExchangeAuthCodeResponse,
 )
 from modelgates.result import Result
-from modelgates.retries import RetryConfig
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -50,20 +48,6 @@ CREATE_AUTH_CODE = Operation(
 )
 
 ChallengeMethod = Literal["S256", "plain"]
-BodyT = TypeVar("BodyT", bound=BaseModel)
-
-
-class RequestOptions(TypedDict, total=False):
-    """Per-call options: attribution headers (overriding the client's), retries, timeout, extra
-    headers and the server. ``None`` means "as configured on the client"."""
-
-    http_referer: str | None
-    app_title: str | None
-    app_categories: str | Sequence[str] | None
-    retries: RetryConfig | None
-    timeout_ms: float | None
-    http_headers: Mapping[str, str] | None
-    server_url: str | None
 
 
 class ExchangeAuthCodeParams(RequestOptions, total=False):
@@ -84,15 +68,12 @@ class CreateAuthCodeParams(RequestOptions, total=False):
     usage_limit_type: Literal["daily", "weekly", "monthly"] | None
 
 
-_OPTION_NAMES = frozenset(RequestOptions.__optional_keys__)
-
-
 def o_auth_exchange_auth_code_for_api_key(
     core: ModelGatesCore, **params: Unpack[ExchangeAuthCodeParams]
 ) -> Result[ExchangeAuthCodeResponse]:
     """``POST /auth/keys``: exchange a code (and its PKCE verifier) for the user's new API key."""
     try:
-        body, options = _parse(ExchangeAuthCodeRequest, params)
+        body, options = parse_body(ExchangeAuthCodeRequest, params)
         return Result(value=core.send(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
     except ModelGatesError as error:
         return Result(error=error)
@@ -103,7 +84,7 @@ async def o_auth_exchange_auth_code_for_api_key_async(
 ) -> Result[ExchangeAuthCodeResponse]:
     """The async twin of ``o_auth_exchange_auth_code_for_api_key``."""
     try:
-        body, options = _parse(ExchangeAuthCodeRequest, params)
+        body, options = parse_body(ExchangeAuthCodeRequest, params)
         return Result(value=await core.send_async(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
     except ModelGatesError as error:
         return Result(error=error)
@@ -114,7 +95,7 @@ def o_auth_create_auth_code(
 ) -> Result[CreateAuthCodeResponse]:
     """``POST /auth/keys/code``: create a code directly with the user's own key (no browser)."""
     try:
-        body, options = _parse(CreateAuthCodeRequest, params)
+        body, options = parse_body(CreateAuthCodeRequest, params)
         return Result(value=core.send(CREATE_AUTH_CODE, body, options))
     except ModelGatesError as error:
         return Result(error=error)
@@ -125,31 +106,7 @@ async def o_auth_create_auth_code_async(
 ) -> Result[CreateAuthCodeResponse]:
     """The async twin of ``o_auth_create_auth_code``."""
     try:
-        body, options = _parse(CreateAuthCodeRequest, params)
+        body, options = parse_body(CreateAuthCodeRequest, params)
         return Result(value=await core.send_async(CREATE_AUTH_CODE, body, options))
     except ModelGatesError as error:
         return Result(error=error)
-
-
-def _parse(model: type[BodyT], params: Mapping[str, Any]) -> tuple[BodyT, CallOptions]:
-    """Split keyword arguments into a validated body and the call's options."""
-    fields = model.model_fields.keys()
-    unknown = params.keys() - fields - _OPTION_NAMES - {"request_body"}
-    if unknown:
-        # A misspelt keyword is a programming error, as it would be with a spelt-out signature.
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
-    options = CallOptions(**{name: params[name] for name in _OPTION_NAMES & params.keys()})
-    flat = {name: value for name, value in params.items() if name in fields and value is not None}
-    request_body = params.get("request_body")
-    if request_body is not None and flat:
-        raise RequestValidationError.single(
-            "request_body", f"pass request_body or its fields ({', '.join(flat)}), not both"
-        )
-    data: Any = flat if request_body is None else request_body
-    if isinstance(data, BaseModel):
-        # Validated again: a model may have been built with model_construct() or changed since.
-        data = data.model_dump()
-    try:
-        return model.model_validate(data), options
-    except ValidationError as exc:
-        raise RequestValidationError.from_pydantic(exc, "request body") from exc

@@ -8,7 +8,17 @@ older SDK keeps working against a newer server.
 """
 
 from modelgates.models.errors import ErrorBody, ErrorResponse
-from modelgates.models.keys import KeyRecord, KeyRecordResponse
+from modelgates.models.keys import (
+    CreateKeyRequest,
+    CreateKeyResponse,
+    DeleteKeyResponse,
+    KeyListResponse,
+    KeyRecord,
+    KeyRecordResponse,
+    KeyResponse,
+    ManagedKey,
+    UpdateKeyRequest,
+)
 from modelgates.models.oauth import (
     AuthCodeData,
     CreateAuthCodeRequest,
@@ -16,15 +26,26 @@ from modelgates.models.oauth import (
     ExchangeAuthCodeRequest,
     ExchangeAuthCodeResponse,
 )
+from modelgates.models.usage import RecordUsageRequest, RecordUsageResponse, UsageCharge
 
 __all__ = [
     "AuthCodeData",
     "CreateAuthCodeRequest",
     "CreateAuthCodeResponse",
+    "CreateKeyRequest",
+    "CreateKeyResponse",
+    "DeleteKeyResponse",
     "ErrorBody",
     "ErrorResponse",
     "ExchangeAuthCodeRequest",
     "ExchangeAuthCodeResponse",
+    "KeyListResponse",
     "KeyRecord",
     "KeyRecordResponse",
+    "KeyResponse",
+    "ManagedKey",
+    "RecordUsageRequest",
+    "RecordUsageResponse",
+    "UpdateKeyRequest",
+    "UsageCharge",
 ]

@@ -6,9 +6,20 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 UsageLimitType = Literal["daily", "weekly", "monthly"]
+#: A key's label (its name): 1 to 100 characters.
+KeyLabel = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 #: The largest credit limit accepted, in USD: far above any real budget, far below float trouble.
 MAX_MONEY = Decimal(1_000_000_000)
@@ -34,19 +45,44 @@ def _reject_non_numbers(value: Any) -> Any:
     return value
 
 
+_MONEY_DOC = {"description": "USD, a JSON number with at most 6 decimal places"}
+
 #: An amount of USD in a request: a finite, non-negative number with at most 6 decimal places.
 Money = Annotated[
     Decimal,
     BeforeValidator(_reject_non_numbers),
     Field(ge=0, le=MAX_MONEY, decimal_places=6, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
+    # What a client may send (pydantic's own schema would admit strings, which Money refuses).
+    WithJsonSchema(
+        {"type": "number", "minimum": 0, "maximum": int(MAX_MONEY), **_MONEY_DOC}, "validation"
+    ),
 ]
+#: A charge in USD: like Money, but more than zero.
+PositiveMoney = Annotated[
+    Money,
+    Field(gt=0),
+    WithJsonSchema(
+        {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_MONEY), **_MONEY_DOC},
+        "validation",
+    ),
+]
+
+
+def _reject_numbers(value: Any) -> Any:
+    # pydantic would read a JSON number as a Unix time; the contract's times are date-time strings.
+    if isinstance(value, (int, float)):
+        raise ValueError("must be a date-time string, e.g. 2030-01-01T00:00:00Z")
+    return value
 
 
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a time zone, e.g. 2030-01-01T00:00:00Z")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last datetime in UTC
+        raise ValueError("is out of range") from None
 
 
 def _iso_z(value: datetime) -> str:
@@ -56,6 +92,8 @@ def _iso_z(value: datetime) -> str:
 #: A point in time: ISO 8601 with a zone on the way in, UTC with a ``Z`` on the way out.
 Timestamp = Annotated[
     datetime,
+    BeforeValidator(_reject_numbers),
     AfterValidator(_to_utc),
     PlainSerializer(_iso_z, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, "serialization"),
 ]

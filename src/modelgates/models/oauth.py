@@ -11,12 +11,14 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from modelgates import pkce
 from modelgates.models.base import (
+    KeyLabel,
     Money,
     RequestModel,
     ResponseModel,
@@ -60,8 +62,13 @@ def check_callback_url(url: str) -> str:
     return url
 
 
-CallbackUrl = Annotated[str, AfterValidator(check_callback_url)]
-KeyLabel = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+CallbackUrl = Annotated[
+    str,
+    AfterValidator(check_callback_url),
+    WithJsonSchema({"type": "string", "format": "uri", "maxLength": MAX_CALLBACK_URL_LENGTH}),
+]
+#: The JSON Schema of a verifier, and of a challenge under either method (RFC 7636 §4.1, §4.2).
+_RFC7636_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9._~-]{43,128}$"}
 ChallengeMethod = Literal["S256", "plain"]
 
 
@@ -71,7 +78,9 @@ class CreateAuthCodeRequest(RequestModel):
     callback_url: CallbackUrl
     # Declared before the challenge so that the challenge's validator can see it.
     code_challenge_method: ChallengeMethod | None = None
-    code_challenge: str | None = Field(default=None, validate_default=True)
+    code_challenge: Annotated[str, WithJsonSchema(_RFC7636_SCHEMA)] | None = Field(
+        default=None, validate_default=True
+    )
     limit: Money | None = None
     expires_at: Timestamp | None = None
     key_label: KeyLabel | None = None
@@ -124,7 +133,9 @@ class ExchangeAuthCodeRequest(RequestModel):
     """Body of ``POST /api/v1/auth/keys``."""
 
     code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    code_verifier: Annotated[str, AfterValidator(_check_verifier)] | None = None
+    code_verifier: (
+        Annotated[str, AfterValidator(_check_verifier), WithJsonSchema(_RFC7636_SCHEMA)] | None
+    ) = None
     code_challenge_method: ChallengeMethod | None = None
 
 

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from modelgates.server.api import keys, oauth
+from modelgates.server.api import keys, oauth, openapi, usage
 from modelgates.server.api.context import AppContext, utcnow
 from modelgates.server.api.headers import ApiHeaders
-from modelgates.server.api.responses import EXCEPTION_HANDLERS
+from modelgates.server.api.health import readyz
+from modelgates.server.api.responses import EXCEPTION_HANDLERS, error_response
+from modelgates.server.observability import Metrics, RequestLog, configure_logging
 from modelgates.server.ratelimit import RateLimiter
+from modelgates.server.secret import server_secret
 from modelgates.server.services import codes
 from modelgates.server.settings import Settings
 from modelgates.server.store import Store
+from modelgates.server.web import PageHeaders
+from modelgates.server.web import routes as web_routes
 
 logger = logging.getLogger("modelgates.server")
 
@@ -33,9 +40,19 @@ async def healthz(_request: Request) -> Response:
 
 
 def create_app(settings: Settings) -> Starlette:
-    store = Store.open(settings.database_url, pool_size=settings.db_pool_size)
+    store = Store.open(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
+    )
     context = AppContext(
-        settings=settings, store=store, limiter=RateLimiter(settings.redis_url), now=utcnow
+        settings=settings,
+        store=store,
+        limiter=RateLimiter(settings.redis_url),
+        secret=server_secret(settings),
+        now=utcnow,
     )
 
     @contextlib.asynccontextmanager
@@ -53,17 +70,53 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/auth/keys/code", oauth.create_auth_code, methods=["POST"]),
         Route("/api/v1/auth/keys", oauth.exchange_auth_code, methods=["POST"]),
         Route("/api/v1/key", keys.current_key, methods=["GET"]),
+        Route("/api/v1/key", keys.revoke_current_key, methods=["DELETE"]),
         Route("/api/v1/auth/key", keys.current_key, methods=["GET"]),
+        Route("/api/v1/keys", keys.list_keys, methods=["GET"]),
+        Route("/api/v1/keys", keys.create_key, methods=["POST"]),
+        Route("/api/v1/keys/{hash}", keys.get_key, methods=["GET"]),
+        Route("/api/v1/keys/{hash}", keys.update_key, methods=["PATCH"]),
+        Route("/api/v1/keys/{hash}", keys.delete_key, methods=["DELETE"]),
+        Route("/api/v1/usage", usage.record_usage, methods=["POST"]),
+        Route("/api/v1/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *web_routes(),
     ]
+    metrics = Metrics()
+    if settings.metrics_token:
+        routes.append(Route("/metrics", _metrics_endpoint(settings.metrics_token, metrics)))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(ApiHeaders)],
+        middleware=[
+            Middleware(RequestLog, metrics=metrics),
+            Middleware(ApiHeaders),
+            Middleware(PageHeaders),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.context = context
     return app
+
+
+def create_app_from_env() -> Starlette:
+    """The app with Settings from ``MODELGATES_*`` variables alone: the factory each worker of
+    ``modelgates serve --workers N`` imports (``modelgates.server.app:create_app_from_env``)."""
+    configure_logging()
+    return create_app(Settings.load())
+
+
+def _metrics_endpoint(token: str, metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    expected = f"Bearer {token}".encode()
+
+    async def metrics_page(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode("latin-1")
+        if not hmac.compare_digest(given, expected):
+            return error_response(401, "Metrics need 'Authorization: Bearer <metrics token>'.")
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics_page
 
 
 async def _sweep_forever(context: AppContext) -> None:

@@ -28,12 +28,36 @@ class Settings:
     code_ttl_seconds: int = 600
     #: Request bodies larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = 64 * 1024
-    #: Connections each server process keeps to PostgreSQL (ignored on SQLite).
+    #: Connections each server process (each worker) keeps to PostgreSQL (ignored on SQLite).
     db_pool_size: int = 10
+    #: Extra connections a process may open beyond the pool under load (closed when returned).
+    db_max_overflow: int = 10
+    #: How long a request waits for a free connection before it gets 503.
+    db_pool_timeout_seconds: int = 10
+    #: How long opening a connection to PostgreSQL may take before the request gets 503.
+    db_connect_timeout_seconds: int = 5
+    #: Worker processes ``serve`` runs on one port.
+    workers: int = 1
+    #: Whether ``serve`` applies migrations before it listens (one process at a time).
+    migrate_on_start: bool = True
+    #: The load balancers whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` ``serve`` believes:
+    #: addresses or networks, comma-separated (``*``: any). Empty: none; the peer is the client.
+    forwarded_allow_ips: str = ""
     #: ``redis://host:port/db`` to share rate limits between processes; empty keeps them in memory.
     redis_url: str = ""
     #: Whether the sign-in page offers sign-up to anyone who reaches it.
     allow_signup: bool = False
+    #: The server's own secret, which encrypts what it keeps without needing to read it back in
+    #: the clear (stored idempotent answers). Every replica needs the same one. Empty: read it
+    #: from ``secret_key_file``, creating that file (mode 0600) on first start.
+    secret_key: str = ""
+    secret_key_file: str = "modelgates.secret"  # noqa: S105 - a file name
+    #: Rate limits as "N/period" (e.g. "120/minute"), or "off": exchanges per client address,
+    #: codes created per key.
+    rate_limit_exchange: str = "120/minute"
+    rate_limit_create_code: str = "60/minute"
+    #: A bearer token that unlocks ``GET /metrics`` (Prometheus); empty: metrics are off.
+    metrics_token: str = ""
 
     def __post_init__(self) -> None:
         scheme = self.database_url.split(":", 1)[0].split("+", 1)[0]
@@ -46,6 +70,29 @@ class Settings:
             raise SettingsError(f"port {self.port} is out of range")
         if self.code_ttl_seconds <= 0 or self.max_body_bytes <= 0 or self.db_pool_size <= 0:
             raise SettingsError("code_ttl_seconds, max_body_bytes and db_pool_size must be > 0")
+        if self.db_pool_timeout_seconds <= 0 or self.db_connect_timeout_seconds <= 0:
+            raise SettingsError(
+                "db_pool_timeout_seconds and db_connect_timeout_seconds must be > 0"
+            )
+        if self.db_max_overflow < 0:
+            raise SettingsError("db_max_overflow must be >= 0")
+        if self.workers < 1:
+            raise SettingsError("workers must be at least 1")
+        for name in ("rate_limit_exchange", "rate_limit_create_code"):
+            if not is_rate_rule(getattr(self, name)):
+                raise SettingsError(f"{name} must be like '120/minute' or 'off'")
+        if self.secret_key and len(self.secret_key) < 32:
+            raise SettingsError("secret_key must be at least 32 characters")
+
+    def to_environ(self) -> dict[str, str]:
+        """These settings as the ``MODELGATES_*`` variables :meth:`load` reads back: how
+        ``serve --workers N`` hands them to its worker processes."""
+        environ = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            environ[f"MODELGATES_{field.name.upper()}"] = text
+        return environ
 
     @classmethod
     def load(
@@ -76,3 +123,15 @@ def _parse(name: str, type_name: object, raw: str) -> object:
             raise SettingsError(f"MODELGATES_{name.upper()} must be true or false")
         return raw.lower() in _TRUE
     return raw
+
+
+def is_rate_rule(rule: str) -> bool:
+    if rule == "off":
+        return True
+    from limits import parse
+
+    try:
+        parse(rule)
+    except ValueError:
+        return False
+    return True

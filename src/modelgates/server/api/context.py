@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from starlette.requests import Request
 
 from modelgates.server.ratelimit import RateLimiter
+from modelgates.server.services.errors import TooManyRequests
 from modelgates.server.settings import Settings
 from modelgates.server.store import Store
 
@@ -22,6 +23,8 @@ class AppContext:
     settings: Settings
     store: Store
     limiter: RateLimiter
+    #: The server's secret (see :mod:`modelgates.server.secret`).
+    secret: bytes
     now: Callable[[], datetime] = field(default=utcnow)
 
 
@@ -29,3 +32,18 @@ def context_of(request: Request) -> AppContext:
     ctx = request.app.state.context
     assert isinstance(ctx, AppContext)
     return ctx
+
+
+def client_address(request: Request) -> str | None:
+    """The peer's address. Behind a proxy, run uvicorn with its proxy-headers options so that
+    this is the client rather than the proxy (docs/deploy.md)."""
+    return request.client.host if request.client else None
+
+
+async def limit_rate(ctx: AppContext, rule: str, *key: str) -> None:
+    """Count one attempt against ``rule`` (unless it is "off"); TooManyRequests past it."""
+    if rule == "off":
+        return
+    decision = await ctx.limiter.hit(rule, *key)
+    if not decision.allowed:
+        raise TooManyRequests(decision.retry_after)

@@ -9,8 +9,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from modelgates.models.errors import ErrorBody, ErrorResponse
+from modelgates.server import outages
 from modelgates.server.services.errors import ServiceError
 
 logger = logging.getLogger("modelgates.server")
@@ -41,7 +43,7 @@ def error_response(
 
 async def on_service_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    return error_response(exc.status, exc.message, exc.metadata)
+    return error_response(exc.status, exc.message, exc.metadata, exc.headers)
 
 
 _HTTP_MESSAGES = {
@@ -50,10 +52,55 @@ _HTTP_MESSAGES = {
 }
 
 
-async def on_http_exception(_request: Request, exc: Exception) -> Response:
+async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, message, None, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return error_response(exc.status_code, message, None, headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers. Starlette's own ``Allow`` names only those of the first
+    route that matched the path, and a path may have one route per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+#: Seconds a client is asked to wait before retrying when the database does not answer.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+
+
+def service_unavailable() -> Response:
+    return error_response(
+        503,
+        "The service is temporarily unavailable; try again shortly.",
+        None,
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+    )
+
+
+async def on_unavailable(request: Request, exc: Exception) -> Response:
+    """503 while the database or Redis cannot be used (see :mod:`modelgates.server.outages`);
+    anything else among those exception classes is a failure of ours: 500."""
+    if not outages.is_unavailable(exc):
+        return await on_unexpected(request, exc)
+    # One line, no traceback (an outage would flood the log) and no SQL: the driver's message.
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    logger.warning(
+        "503 on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        reason[0] if reason else "",
+    )
+    return service_unavailable()
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -66,5 +113,6 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ServiceError: on_service_error,
     HTTPException: on_http_exception,
+    **dict.fromkeys(outages.CANDIDATES, on_unavailable),
     Exception: on_unexpected,
 }

@@ -18,8 +18,10 @@ The rules, in the order :func:`exchange` applies them:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from modelgates import pkce
 from modelgates.models.oauth import CreateAuthCodeRequest, ExchangeAuthCodeRequest
@@ -50,6 +52,14 @@ class Exchanged:
     user_id: str
 
 
+@dataclass(frozen=True)
+class Idempotency:
+    """A client's ``Idempotency-Key`` and the server secret its stored answer is sealed with."""
+
+    key: str
+    secret: bytes
+
+
 async def create_code(
     store: Store,
     *,
@@ -59,15 +69,24 @@ async def create_code(
     now: datetime,
     ttl: timedelta,
     headless: bool = False,
+    idempotency: Idempotency | None = None,
+    client_address: str | None = None,
 ) -> CreatedCode:
     """A new code for ``user_id``'s approval of ``request``.
 
-    ``headless`` codes (shown on the consent page for pasting) carry no callback URL.
+    ``headless`` codes (shown on the consent page for pasting) carry no callback URL. With an
+    ``idempotency`` key, the same key and request within the code's lifetime get the same answer
+    (the first one, kept sealed under the server's secret), and the same key with another
+    request is a Conflict.
     """
     if request.expires_at is not None and request.expires_at <= now:
         raise InvalidInput("expires_at", "must be in the future")
     code = secrets.new_code()
     async with store.begin() as tx:
+        if idempotency is not None:
+            replay = await _claim(tx, idempotency, user_id, _fingerprint(request, app), now, ttl)
+            if replay is not None:
+                return replay
         app_id = await tx.upsert_app(app.origin, app.title, app.default_title, app.categories, now)
         if request.code_challenge is not None:
             await tx.release_stale_challenge(
@@ -96,7 +115,75 @@ async def create_code(
                 "make a new code verifier for each authorization.",
                 {"field": "code_challenge"},
             ) from None
-    return CreatedCode(code=code, app_id=app_id, created_at=row.created_at)
+        created = CreatedCode(code=code, app_id=app_id, created_at=row.created_at)
+        if idempotency is not None:
+            key_hash = secrets.sha256_hex(idempotency.key)
+            sealed = sealing.seal_with_secret(
+                _encode(created), idempotency.secret, f"{user_id}:{key_hash}"
+            )
+            await tx.settle_idempotency_key(user_id, key_hash, sealed)
+        await tx.audit(
+            "code_created",
+            now,
+            user_id=user_id,
+            app_id=app_id,
+            code_id=row.id,
+            client_address=client_address,
+        )
+    return created
+
+
+async def _claim(
+    tx: Transaction,
+    idempotency: Idempotency,
+    user_id: str,
+    fingerprint: str,
+    now: datetime,
+    ttl: timedelta,
+) -> CreatedCode | None:
+    """None when this request may go ahead; the first answer when it repeats one."""
+    key_hash = secrets.sha256_hex(idempotency.key)
+    held = await tx.claim_idempotency_key(user_id, key_hash, fingerprint, now, now + ttl)
+    if held is None:
+        return None
+    if held.fingerprint != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was used with a different request.",
+            {"field": "Idempotency-Key"},
+        )
+    opened = (
+        None
+        if held.sealed_response is None
+        else sealing.unseal_with_secret(
+            held.sealed_response, idempotency.secret, f"{user_id}:{key_hash}"
+        )
+    )
+    if opened is None:
+        # Sealed under another secret (replicas disagree, or the secret changed).
+        raise Conflict(
+            "This Idempotency-Key's first answer cannot be recovered; use a new key.",
+            {"field": "Idempotency-Key"},
+        )
+    return _decode(opened)
+
+
+def _fingerprint(request: CreateAuthCodeRequest, app: apps.AppIdentity) -> str:
+    """The same request, however its JSON was spelt, has the same fingerprint."""
+    identity = json.dumps([app.origin, app.title, app.categories])
+    return secrets.sha256_hex(request.model_dump_json() + identity)
+
+
+def _encode(created: CreatedCode) -> bytes:
+    return json.dumps(
+        {"code": created.code, "app_id": created.app_id, "at": created.created_at.isoformat()}
+    ).encode("utf-8")
+
+
+def _decode(raw: bytes) -> CreatedCode:
+    data = json.loads(raw)
+    return CreatedCode(
+        code=data["code"], app_id=data["app_id"], created_at=datetime.fromisoformat(data["at"])
+    )
 
 
 def require_code_creator(key: KeyRow) -> None:
@@ -108,36 +195,70 @@ def require_code_creator(key: KeyRow) -> None:
         )
 
 
-async def exchange(store: Store, request: ExchangeAuthCodeRequest, now: datetime) -> Exchanged:
+async def exchange(
+    store: Store,
+    request: ExchangeAuthCodeRequest,
+    now: datetime,
+    client_address: str | None = None,
+) -> Exchanged:
     """Spend a code for an API key, or raise :class:`CodeRejected`."""
     async with store.begin() as tx:
-        exchanged = await _spend(tx, secrets.sha256_hex(request.code), request, now)
-    # Refusals commit too: a counted wrong verifier or a key revoked on replay must stick.
+        audit = _Audit(tx, now, client_address)
+        exchanged = await _spend(tx, audit, secrets.sha256_hex(request.code), request, now)
+    # Refusals commit too: a counted wrong verifier, a key revoked on replay and the audit
+    # events that say so must stick.
     if exchanged is None:
         raise CodeRejected()
     return exchanged
 
 
+class _Audit:
+    """Security events of one exchange, written in its transaction."""
+
+    def __init__(self, tx: Transaction, now: datetime, client_address: str | None) -> None:
+        self._tx, self._now, self._client = tx, now, client_address
+
+    async def __call__(self, event: str, code: CodeRow | None, **fields: Any) -> None:
+        if code is not None:
+            fields.update(user_id=code.user_id, app_id=code.app_id, code_id=code.id)
+        await self._tx.audit(event, self._now, client_address=self._client, **fields)
+
+
 async def _spend(
-    tx: Transaction, code_hash: str, request: ExchangeAuthCodeRequest, now: datetime
+    tx: Transaction,
+    audit: _Audit,
+    code_hash: str,
+    request: ExchangeAuthCodeRequest,
+    now: datetime,
 ) -> Exchanged | None:
     code = await tx.code_by_hash(code_hash)
     if code is None:
+        await audit("code_rejected", None, detail="unknown code")
         return None
     if code.spent_at is None:
         if not _can_still_be_spent(code, now):
+            expired = code.expires_at <= now
+            await audit("code_rejected", code, detail="expired" if expired else "burnt")
             return None
         if not _presentation_matches(code, request):
             await tx.count_failed_attempt(code.id, MAX_FAILED_ATTEMPTS)
+            attempts = code.failed_attempts + 1
+            burnt = attempts >= MAX_FAILED_ATTEMPTS
+            await audit(
+                "code_burnt" if burnt else "verifier_rejected", code, detail=f"attempt {attempts}"
+            )
             return None
         if await tx.claim_code(code.id, now, MAX_FAILED_ATTEMPTS):
-            return await _issue(tx, code, request, now)
+            exchanged, key_hash = await _issue(tx, code, request, now)
+            await audit("key_issued", code, key_hash=key_hash)
+            return exchanged
         # Something changed it between our read and our claim: most often another request spent
         # it, and this one is answered as a retry of that.
         code = await tx.code_by_hash(code_hash)
         if code is None or code.spent_at is None:
+            await audit("code_rejected", code, detail="lost a race to a refusal")
             return None
-    return await _answer_spent(tx, code, request, now)
+    return await _answer_spent(tx, audit, code, request, now)
 
 
 def _can_still_be_spent(code: CodeRow, now: datetime) -> bool:
@@ -158,7 +279,7 @@ def _presentation_matches(code: CodeRow, request: ExchangeAuthCodeRequest) -> bo
 
 async def _issue(
     tx: Transaction, code: CodeRow, request: ExchangeAuthCodeRequest, now: datetime
-) -> Exchanged:
+) -> tuple[Exchanged, str]:
     app = await tx.app_by_id(code.app_id)
     assert app is not None
     issued = await keys.insert_new_key(
@@ -175,33 +296,45 @@ async def _issue(
     if code.code_challenge_method == "S256" and request.code_verifier is not None:
         sealed = sealing.seal(issued.key, request.code_verifier, code.code_hash)
     await tx.attach_key(code.id, issued.row.id, sealed)
-    return Exchanged(key=issued.key, user_id=code.user_id)
+    return Exchanged(key=issued.key, user_id=code.user_id), issued.row.hash
 
 
 async def _answer_spent(
-    tx: Transaction, code: CodeRow, request: ExchangeAuthCodeRequest, now: datetime
+    tx: Transaction,
+    audit: _Audit,
+    code: CodeRow,
+    request: ExchangeAuthCodeRequest,
+    now: datetime,
 ) -> Exchanged | None:
     """The same key for a true S256 retry; None (refuse) for anything else, revoking on replay."""
     if code.code_challenge_method == "S256":
+        key = None
+        row = None
         if (
-            code.sealed_key is None
-            or code.expires_at <= now
-            or code.key_id is None
-            or not _presentation_matches(code, request)
-            or request.code_verifier is None
+            code.sealed_key is not None
+            and code.expires_at > now
+            and code.key_id is not None
+            and request.code_verifier is not None
+            and _presentation_matches(code, request)
         ):
-            return None
-        key = sealing.unseal(code.sealed_key, request.code_verifier, code.code_hash)
-        row = await tx.key_by_id(code.key_id)
+            key = sealing.unseal(code.sealed_key, request.code_verifier, code.code_hash)
+            row = await tx.key_by_id(code.key_id)
         if key is None or row is None or not row.is_live(now):
+            await audit("replay_refused", code)
             return None
+        await audit("exchange_retried", code, key_hash=row.hash)
         return Exchanged(key=key, user_id=code.user_id)
     if code.key_id is not None:
-        await tx.revoke_key(code.key_id, now)
+        revoked = await tx.key_by_id(code.key_id)
+        if await tx.revoke_key(code.key_id, now):
+            await audit("key_revoked_by_replay", code, key_hash=revoked.hash if revoked else None)
+            return None
+    await audit("replay_refused", code)
     return None
 
 
 async def forget_expired_secrets(store: Store, now: datetime) -> int:
-    """Drop what expired codes no longer need (sealed keys, pending challenges)."""
+    """Drop what expired codes no longer need: sealed keys, pending challenges and the stored
+    idempotent answers that hold them."""
     async with store.begin() as tx:
-        return await tx.forget_expired_secrets(now)
+        return await tx.forget_expired_secrets(now) + await tx.forget_expired_idempotency(now)

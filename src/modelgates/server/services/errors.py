@@ -8,10 +8,16 @@ from typing import Any
 class ServiceError(Exception):
     status = 500
 
-    def __init__(self, message: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.metadata = metadata
+        self.headers = headers
 
 
 class InvalidInput(ServiceError):
@@ -28,6 +34,12 @@ class InvalidInput(ServiceError):
 
 class Unauthenticated(ServiceError):
     status = 401
+
+
+class PaymentRequired(ServiceError):
+    """A charge the key cannot take."""
+
+    status = 402
 
 
 class NotPermitted(ServiceError):
@@ -49,3 +61,14 @@ class Conflict(ServiceError):
 
 class NotFound(ServiceError):
     status = 404
+
+
+class TooManyRequests(ServiceError):
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests; try again in {retry_after} seconds.",
+            {"retry_after": retry_after},
+            {"Retry-After": str(retry_after)},
+        )

@@ -5,10 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from modelgates.models.keys import KeyRecord
-from modelgates.server.services import money, secrets
-from modelgates.server.services.errors import InvalidInput, NotFound, Unauthenticated
+from modelgates.models.keys import (
+    CreateKeyRequest,
+    KeyRecord,
+    ManagedKey,
+    UpdateKeyRequest,
+)
+from modelgates.server.services import money, secrets, windows
+from modelgates.server.services.errors import (
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    Unauthenticated,
+)
 from modelgates.server.store import KeyRow, Store, Transaction
 
 
@@ -63,12 +74,17 @@ async def create_key_for_user(
     now: datetime,
     is_management: bool = False,
     limit: Decimal | None = None,
+    limit_reset: str | None = None,
+    expires_at: datetime | None = None,
 ) -> IssuedKey:
     """A key an operator makes for a user (the CLI's ``keys create``)."""
     if not 1 <= len(name) <= 100:
         raise InvalidInput("name", "must be 1 to 100 characters")
     if limit is not None and not (limit.is_finite() and limit >= 0):
         raise InvalidInput("limit", "must be a number ≥ 0")
+    if limit_reset not in (None, "daily", "weekly", "monthly"):
+        raise InvalidInput("limit_reset", "must be daily, weekly or monthly")
+    _check_future(expires_at, now)
     async with store.begin() as tx:
         user = await tx.user_by_email(email.strip().lower())
         if user is None:
@@ -80,6 +96,8 @@ async def create_key_for_user(
             now=now,
             is_management=is_management,
             limit_micros=None if limit is None else money.to_micros(limit),
+            limit_reset=limit_reset,
+            expires_at=expires_at,
         )
 
 
@@ -98,34 +116,143 @@ async def authenticate(store: Store, authorization: str | None, now: datetime) -
     return row
 
 
-def record_of(row: KeyRow) -> KeyRecord:
-    """The key as ``GET /api/v1/key`` shows it.
+def record_of(row: KeyRow, now: datetime) -> KeyRecord:
+    """The key as its holder sees it (``GET /api/v1/key``)."""
+    return KeyRecord(**_record_fields(row, now))
 
-    Usage is what the key has been charged; windowed usage arrives with metering, and until then
-    nothing charges a key, so every window equals the total (zero).
-    """
-    usage = money.to_usd(row.usage_micros)
-    limit = None if row.limit_micros is None else money.to_usd(row.limit_micros)
-    remaining = (
-        None
-        if row.limit_micros is None
-        else money.to_usd(max(row.limit_micros - row.usage_micros, 0))
+
+def managed_of(row: KeyRow, now: datetime) -> ManagedKey:
+    """The key as its user's management key sees it (``/api/v1/keys``)."""
+    return ManagedKey(
+        **_record_fields(row, now), hash=row.hash, name=row.label, disabled=row.disabled
     )
-    return KeyRecord(
-        label=row.label,
-        limit=limit,
-        limit_remaining=remaining,
-        limit_reset=row.limit_reset,
-        usage=usage,
-        usage_daily=usage,
-        usage_weekly=usage,
-        usage_monthly=usage,
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-        is_management_key=row.is_management,
-        app_id=row.app_id,
-        creator_user_id=row.user_id,
-    )
+
+
+def _record_fields(row: KeyRow, now: datetime) -> dict[str, Any]:
+    usage = windows.usage_of(row, now)
+    return {
+        "label": row.label,
+        "limit": None if row.limit_micros is None else money.to_usd(row.limit_micros),
+        "limit_remaining": None if usage.remaining is None else money.to_usd(usage.remaining),
+        "limit_reset": row.limit_reset,
+        "usage": money.to_usd(usage.total),
+        "usage_daily": money.to_usd(usage.daily),
+        "usage_weekly": money.to_usd(usage.weekly),
+        "usage_monthly": money.to_usd(usage.monthly),
+        "expires_at": row.expires_at,
+        "created_at": row.created_at,
+        "is_management_key": row.is_management,
+        "app_id": row.app_id,
+        "creator_user_id": row.user_id,
+    }
+
+
+async def revoke_self(store: Store, row: KeyRow, now: datetime) -> None:
+    """A key revokes itself (an app signing out)."""
+    async with store.begin() as tx:
+        if await tx.revoke_key(row.id, now):
+            await tx.audit(
+                "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="self"
+            )
+
+
+# --- the management API: a user's management key over that user's keys ----------------------
+
+PAGE_SIZE = 100
+
+
+def require_management(caller: KeyRow) -> None:
+    if not caller.is_management:
+        raise NotPermitted("Only a management key may manage keys.")
+
+
+async def list_managed(
+    store: Store, caller: KeyRow, *, offset: int, include_disabled: bool, now: datetime
+) -> list[ManagedKey]:
+    async with store.begin() as tx:
+        rows = await tx.user_keys_page(
+            caller.user_id, offset=offset, limit=PAGE_SIZE, include_disabled=include_disabled
+        )
+    return [managed_of(row, now) for row in rows]
+
+
+async def create_managed(
+    store: Store, caller: KeyRow, request: CreateKeyRequest, now: datetime
+) -> tuple[str, ManagedKey]:
+    """A new key for the caller's user: the secret (shown once) and its record."""
+    _check_future(request.expires_at, now)
+    async with store.begin() as tx:
+        issued = await insert_new_key(
+            tx,
+            user_id=caller.user_id,
+            label=request.name,
+            now=now,
+            limit_micros=None if request.limit is None else money.to_micros(request.limit),
+            limit_reset=request.limit_reset,
+            expires_at=request.expires_at,
+        )
+    return issued.key, managed_of(issued.row, now)
+
+
+async def get_managed(store: Store, caller: KeyRow, key_hash: str, now: datetime) -> ManagedKey:
+    async with store.begin() as tx:
+        row = await _owned(tx, caller, key_hash)
+    return managed_of(row, now)
+
+
+async def update_managed(
+    store: Store, caller: KeyRow, key_hash: str, request: UpdateKeyRequest, now: datetime
+) -> ManagedKey:
+    """Change what the request names. A limit below the usage already made is allowed: the key
+    simply has nothing left until its window resets."""
+    changes: dict[str, Any] = {}
+    given = request.model_fields_set
+    if "name" in given:
+        if request.name is None:
+            raise InvalidInput("name", "cannot be null")
+        changes["label"] = request.name
+    if "disabled" in given:
+        if request.disabled is None:
+            raise InvalidInput("disabled", "cannot be null")
+        changes["disabled"] = request.disabled
+    if "limit" in given:
+        changes["limit_micros"] = None if request.limit is None else money.to_micros(request.limit)
+    if "limit_reset" in given:
+        changes["limit_reset"] = request.limit_reset
+    async with store.begin() as tx:
+        row = await _owned(tx, caller, key_hash)
+        if changes:
+            updated = await tx.update_key(row.id, **changes)
+            assert updated is not None  # _owned found it unrevoked in this transaction
+            row = updated
+    return managed_of(row, now)
+
+
+async def delete_managed(store: Store, caller: KeyRow, key_hash: str, now: datetime) -> None:
+    """Delete (revoke) one of the caller's user's keys. Deleting it again answers the same, so a
+    client whose first answer was lost may retry; another user's key is NotFound either way."""
+    async with store.begin() as tx:
+        row = await tx.key_by_hash(key_hash)
+        if row is None or row.user_id != caller.user_id:
+            raise NotFound("No such key.")
+        if await tx.revoke_key(row.id, now):
+            await tx.audit(
+                "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="management"
+            )
+
+
+async def _owned(tx: Transaction, caller: KeyRow, key_hash: str) -> KeyRow:
+    """The caller's user's unrevoked key with this hash. Anything else, including another user's
+    key, is NotFound: never 403, which would confirm that the key exists."""
+    row = await tx.key_by_hash(key_hash)
+    if row is None or row.user_id != caller.user_id or row.revoked_at is not None:
+        raise NotFound("No such key.")
+    return row
+
+
+def _check_future(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("expires_at", "must be in the future")
 
 
 async def list_keys(store: Store, email: str) -> list[KeyRow]:
@@ -136,10 +263,24 @@ async def list_keys(store: Store, email: str) -> list[KeyRow]:
         return list(await tx.keys_of_user(user.id))
 
 
+async def set_disabled(store: Store, key_hash: str, disabled: bool) -> None:
+    """Disable or enable a key by its public id (the CLI's ``keys disable|enable``)."""
+    async with store.begin() as tx:
+        row = await tx.key_by_hash(key_hash.strip().lower())
+        if row is None or row.revoked_at is not None:
+            raise NotFound("no such key (or it was revoked)")
+        await tx.update_key(row.id, disabled=disabled)
+
+
 async def revoke_by_hash(store: Store, key_hash: str, now: datetime) -> bool:
     """Revoke a key by its public id; False when it was already revoked."""
     async with store.begin() as tx:
         row = await tx.key_by_hash(key_hash.strip().lower())
         if row is None:
             raise NotFound("no key with that hash")
-        return await tx.revoke_key(row.id, now)
+        revoked = await tx.revoke_key(row.id, now)
+        if revoked:
+            await tx.audit(
+                "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="operator"
+            )
+        return revoked

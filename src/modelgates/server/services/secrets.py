@@ -9,11 +9,18 @@ import secrets
 
 API_KEY_PREFIX = "sk-mg-v1-"
 API_KEY_PATTERN = re.compile(r"sk-mg-v1-[0-9a-f]{64}")
+SERVICE_TOKEN_PREFIX = "mg-svc-v1-"  # noqa: S105 - a prefix, not a secret
+SERVICE_TOKEN_PATTERN = re.compile(r"mg-svc-v1-[0-9a-f]{64}")
 
 
 def new_api_key() -> str:
     """``sk-mg-v1-`` and 32 random bytes in lowercase hex."""
     return API_KEY_PREFIX + secrets.token_hex(32)
+
+
+def new_service_token() -> str:
+    """An operator credential for metering: ``mg-svc-v1-`` and 32 random bytes in hex."""
+    return SERVICE_TOKEN_PREFIX + secrets.token_hex(32)
 
 
 def new_code() -> str:
@@ -34,3 +41,7 @@ def sha256_hex(secret: str) -> str:
 
 def looks_like_api_key(value: str) -> bool:
     return API_KEY_PATTERN.fullmatch(value) is not None
+
+
+def looks_like_service_token(value: str) -> bool:
+    return SERVICE_TOKEN_PATTERN.fullmatch(value) is not None

@@ -8,14 +8,34 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, event, func, insert, select, update
+from sqlalchemy import Row, case, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from modelgates.server.store.rows import AppRow, CodeRow, KeyRow, UserRow
-from modelgates.server.store.tables import api_keys, apps, auth_codes, metadata, users
+from modelgates.server.store.rows import (
+    AppRow,
+    AuditRow,
+    ChargeRow,
+    CodeRow,
+    IdempotencyRow,
+    KeyRow,
+    ServiceTokenRow,
+    UserRow,
+)
+from modelgates.server.store.tables import (
+    api_keys,
+    apps,
+    audit_events,
+    auth_codes,
+    idempotency_records,
+    metadata,
+    service_tokens,
+    sessions,
+    usage_charges,
+    users,
+)
 
 
 class DuplicateError(Exception):
@@ -59,14 +79,30 @@ def prepare_sqlite(sync_engine: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine_for(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 10,
+    connect_timeout: int = 5,
+) -> AsyncEngine:
+    """An engine; on PostgreSQL, a pool of ``pool_size`` connections (plus ``max_overflow`` under
+    load) that checks each connection before lending it, so a restarted server is reconnected to
+    without a restart of ours. A request waits at most ``pool_timeout`` seconds for a connection
+    and ``connect_timeout`` seconds for a new one; then it fails (and the API answers 503)."""
     sa_url = normalize_url(url, asynchronous=True)
     if sa_url.get_backend_name() == "sqlite":
         engine = create_async_engine(sa_url)
         prepare_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
-        sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+        sa_url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=pool_timeout,
+        connect_args={"connect_timeout": connect_timeout, "application_name": "modelgates"},
     )
 
 
@@ -87,8 +123,24 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, pool_size: int = 10) -> Store:
-        return cls(create_engine_for(url, pool_size=pool_size))
+    def open(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 10,
+        connect_timeout: int = 5,
+    ) -> Store:
+        """A store on ``url``, pooled as :func:`create_engine_for` describes."""
+        engine = create_engine_for(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            connect_timeout=connect_timeout,
+        )
+        return cls(engine)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Transaction]:
@@ -179,6 +231,28 @@ class Transaction:
             select(api_keys).where(api_keys.c.user_id == user_id).order_by(api_keys.c.id)
         )
         return [row for r in result.all() if (row := _to(KeyRow, r)) is not None]
+
+    async def user_keys_page(
+        self, user_id: str, *, offset: int, limit: int, include_disabled: bool
+    ) -> Sequence[KeyRow]:
+        """A user's keys that are not revoked (deleted), oldest first."""
+        query = select(api_keys).where(
+            api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None)
+        )
+        if not include_disabled:
+            query = query.where(api_keys.c.disabled.is_(False))
+        result = await self._c.execute(query.order_by(api_keys.c.id).offset(offset).limit(limit))
+        return [row for r in result.all() if (row := _to(KeyRow, r)) is not None]
+
+    async def update_key(self, key_id: int, **values: Any) -> KeyRow | None:
+        """Change a key that is not revoked; its new row, or None."""
+        result = await self._c.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(**values)
+            .returning(api_keys)
+        )
+        return _to(KeyRow, result.first())
 
     async def revoke_key(self, key_id: int, now: datetime) -> bool:
         """Revoke a key that is not revoked yet; whether this call did it."""
@@ -275,7 +349,219 @@ class Transaction:
 
     # sessions (the consent and account pages)
 
+    async def insert_session(
+        self, *, token_hash: str, user_id: str, created_at: datetime, expires_at: datetime
+    ) -> None:
+        await self._c.execute(
+            insert(sessions).values(
+                token_hash=token_hash,
+                user_id=user_id,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
+
+    async def user_of_session(self, token_hash: str, now: datetime) -> UserRow | None:
+        """The user signed in by the session with this hash, while it has not expired."""
+        result = await self._c.execute(
+            select(users)
+            .join(sessions, sessions.c.user_id == users.c.id)
+            .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
+        )
+        return _to(UserRow, result.first())
+
+    async def delete_session(self, token_hash: str) -> None:
+        await self._c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+
+    async def delete_expired_sessions(self, user_id: str, now: datetime) -> None:
+        await self._c.execute(
+            delete(sessions).where(sessions.c.user_id == user_id, sessions.c.expires_at <= now)
+        )
+
+    async def app_by_origin(self, origin: str) -> AppRow | None:
+        result = await self._c.execute(select(apps).where(apps.c.origin == origin))
+        return _to(AppRow, result.first())
+
+    async def apps_by_ids(self, app_ids: Sequence[int]) -> dict[int, AppRow]:
+        if not app_ids:
+            return {}
+        result = await self._c.execute(select(apps).where(apps.c.id.in_(set(app_ids))))
+        return {row.id: row for r in result.all() if (row := _to(AppRow, r)) is not None}
+
+    async def revoke_app_keys(self, user_id: str, app_id: int, now: datetime) -> int:
+        """Revoke every unrevoked key of ``user_id`` held by ``app_id``; how many."""
+        result = await self._c.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.user_id == user_id,
+                api_keys.c.app_id == app_id,
+                api_keys.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)
+
     # usage and service tokens (metering)
+
+    async def insert_charge(self, **values: Any) -> ChargeRow:
+        """Record a charge; DuplicateError when its request_id was charged already."""
+        try:
+            async with self._c.begin_nested():
+                result = await self._c.execute(
+                    insert(usage_charges).values(**values).returning(usage_charges)
+                )
+        except IntegrityError:
+            raise DuplicateError("request_id") from None
+        row = _to(ChargeRow, result.first())
+        assert row is not None
+        return row
+
+    async def settle_charge(
+        self, request_id: str, *, usage_after_micros: int, remaining_after_micros: int | None
+    ) -> ChargeRow:
+        """Record what the charge's answer said, for answering a repeat of it."""
+        result = await self._c.execute(
+            update(usage_charges)
+            .where(usage_charges.c.request_id == request_id)
+            .values(
+                usage_after_micros=usage_after_micros,
+                remaining_after_micros=remaining_after_micros,
+            )
+            .returning(usage_charges)
+        )
+        row = _to(ChargeRow, result.first())
+        assert row is not None
+        return row
+
+    async def charge_by_request_id(self, request_id: str) -> ChargeRow | None:
+        result = await self._c.execute(
+            select(usage_charges).where(usage_charges.c.request_id == request_id)
+        )
+        return _to(ChargeRow, result.first())
+
+    async def charge_key(
+        self, key_id: int, amount: int, now: datetime, day: int, week: int, month: int
+    ) -> KeyRow | None:
+        """Add ``amount`` to a live key's usage if it fits the limit of its window, atomically.
+
+        One UPDATE rolls each window counter over when its period has passed, checks the limit
+        against the window the key's ``limit_reset`` names (the total without one) and adds the
+        amount; concurrent charges queue on the row, so none is lost and none overdraws. The new
+        row, or None when the key is not live or the charge does not fit.
+        """
+        k = api_keys.c
+        daily = case((k.day_index == day, k.day_micros), else_=0)
+        weekly = case((k.week_index == week, k.week_micros), else_=0)
+        monthly = case((k.month_index == month, k.month_micros), else_=0)
+        window = case(
+            (k.limit_reset == "daily", daily),
+            (k.limit_reset == "weekly", weekly),
+            (k.limit_reset == "monthly", monthly),
+            else_=k.usage_micros,
+        )
+        result = await self._c.execute(
+            update(api_keys)
+            .where(
+                k.id == key_id,
+                k.disabled.is_(False),
+                k.revoked_at.is_(None),
+                k.expires_at.is_(None) | (k.expires_at > now),
+                k.limit_micros.is_(None) | (window + amount <= k.limit_micros),
+            )
+            .values(
+                usage_micros=k.usage_micros + amount,
+                day_index=day,
+                day_micros=daily + amount,
+                week_index=week,
+                week_micros=weekly + amount,
+                month_index=month,
+                month_micros=monthly + amount,
+            )
+            .returning(api_keys)
+        )
+        return _to(KeyRow, result.first())
+
+    async def insert_service_token(self, **values: Any) -> ServiceTokenRow:
+        result = await self._c.execute(
+            insert(service_tokens).values(**values).returning(service_tokens)
+        )
+        row = _to(ServiceTokenRow, result.first())
+        assert row is not None
+        return row
+
+    async def service_token_by_hash(self, token_hash: str) -> ServiceTokenRow | None:
+        result = await self._c.execute(
+            select(service_tokens).where(service_tokens.c.token_hash == token_hash)
+        )
+        return _to(ServiceTokenRow, result.first())
+
+    # idempotent answers (code creation)
+
+    async def claim_idempotency_key(
+        self, user_id: str, key_hash: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> IdempotencyRow | None:
+        """Claim ``key_hash`` for a new request: None when claimed, else the live record that
+        holds it (a concurrent claimant waits on the unique index, then sees that record). An
+        expired record is taken over."""
+        values = {
+            "user_id": user_id,
+            "key_hash": key_hash,
+            "fingerprint": fingerprint,
+            "sealed_response": None,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+        try:
+            async with self._c.begin_nested():
+                await self._c.execute(insert(idempotency_records).values(**values))
+            return None
+        except IntegrityError:
+            pass
+        r = idempotency_records.c
+        taken_over = await self._c.execute(
+            update(idempotency_records)
+            .where(r.user_id == user_id, r.key_hash == key_hash, r.expires_at <= now)
+            .values(**values)
+        )
+        if taken_over.rowcount == 1:
+            return None
+        result = await self._c.execute(
+            select(idempotency_records).where(r.user_id == user_id, r.key_hash == key_hash)
+        )
+        return _to(IdempotencyRow, result.first())
+
+    async def settle_idempotency_key(
+        self, user_id: str, key_hash: str, sealed_response: bytes
+    ) -> None:
+        r = idempotency_records.c
+        await self._c.execute(
+            update(idempotency_records)
+            .where(r.user_id == user_id, r.key_hash == key_hash)
+            .values(sealed_response=sealed_response)
+        )
+
+    async def forget_expired_idempotency(self, now: datetime) -> int:
+        result = await self._c.execute(
+            delete(idempotency_records).where(idempotency_records.c.expires_at <= now)
+        )
+        return int(result.rowcount)
+
+    # audit trail
+
+    async def audit(self, event: str, now: datetime, **fields: Any) -> None:
+        """Record a security event in this transaction, so it is as durable as the action."""
+        await self._c.execute(insert(audit_events).values(event=event, created_at=now, **fields))
+
+    async def audit_tail(self, limit: int, after_id: int = 0) -> Sequence[AuditRow]:
+        """The newest ``limit`` events after ``after_id``, oldest first."""
+        result = await self._c.execute(
+            select(audit_events)
+            .where(audit_events.c.id > after_id)
+            .order_by(audit_events.c.id.desc())
+            .limit(limit)
+        )
+        rows = [row for r in result.all() if (row := _to(AuditRow, r)) is not None]
+        return rows[::-1]
 
     async def count(self, table_name: str) -> int:
         """Rows in a table (for the CLI's status and for tests that check nothing was written)."""

@@ -73,3 +73,47 @@ class CodeRow:
     spent_at: datetime | None
     key_id: int | None
     sealed_key: bytes | None
+
+
+@dataclass(frozen=True)
+class ChargeRow:
+    id: int
+    request_id: str
+    key_id: int
+    amount_micros: int
+    usage_after_micros: int
+    remaining_after_micros: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ServiceTokenRow:
+    id: int
+    token_hash: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IdempotencyRow:
+    id: int
+    user_id: str
+    key_hash: str
+    fingerprint: str
+    sealed_response: bytes | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    created_at: datetime
+    event: str
+    user_id: str | None
+    key_hash: str | None
+    app_id: int | None
+    code_id: int | None
+    client_address: str | None
+    detail: str | None

@@ -142,6 +142,9 @@ usage_charges = Table(
     Column("request_id", String(200), nullable=False, unique=True),
     Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False, index=True),
     Column("amount_micros", BigInteger, nullable=False),
+    # What the first answer said, so that a repeated request_id is answered the same way.
+    Column("usage_after_micros", BigInteger, nullable=False),
+    Column("remaining_after_micros", BigInteger, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
@@ -164,4 +167,34 @@ sessions = Table(
     Column("user_id", String(40), ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    # SHA-256 hex of the client's Idempotency-Key, and of the request it came with.
+    Column("key_hash", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    # The answer, AES-GCM encrypted under the server's secret (it holds a code).
+    Column("sealed_response", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id", "key_hash", name="uq_idempotency_records_user_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
+    Column("event", String(40), nullable=False),
+    Column("user_id", String(40), nullable=True),
+    # Public ids only: a key's hash, an app's id, a code's row id. Never a secret.
+    Column("key_hash", String(64), nullable=True),
+    Column("app_id", Integer, nullable=True),
+    Column("code_id", Integer, nullable=True),
+    Column("client_address", String(64), nullable=True),
+    Column("detail", String(500), nullable=True),
 )

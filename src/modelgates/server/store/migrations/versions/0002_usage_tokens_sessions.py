@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(200), nullable=False),
         sa.Column("key_id", sa.Integer(), nullable=False),
         sa.Column("amount_micros", sa.BigInteger(), nullable=False),
+        sa.Column("usage_after_micros", sa.BigInteger(), nullable=False),
+        sa.Column("remaining_after_micros", sa.BigInteger(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["key_id"], ["api_keys.id"], name="fk_usage_charges_key_id_api_keys"

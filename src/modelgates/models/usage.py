@@ -1,0 +1,32 @@
+"""Metering: the model gateway charging a key (``POST /api/v1/usage``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from modelgates.models.base import PositiveMoney, RequestModel, ResponseModel, Timestamp
+from modelgates.models.keys import KeyHash
+
+
+class RecordUsageRequest(RequestModel):
+    """Charge ``amount`` USD to the key with ``key_hash``, once per ``request_id``."""
+
+    key_hash: KeyHash
+    amount: PositiveMoney
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class UsageCharge(ResponseModel):
+    request_id: str
+    key_hash: str
+    amount: float
+    #: The key's total usage, and what was left in its window, right after this charge.
+    usage: float
+    limit_remaining: float | None
+    created_at: Timestamp
+
+
+class RecordUsageResponse(ResponseModel):
+    data: UsageCharge

@@ -1,0 +1,120 @@
+"""One JSON log line per request, request ids, and Prometheus metrics.
+
+The log line carries the method, the path without its query (queries of ``/auth`` are harmless
+but need not be kept), the status, the latency and a request id; never a header or a body, so no
+key, code, verifier or password can reach the log through it. The id comes from a well-formed
+``X-Request-Id`` header, or is made here, and is sent back in the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("modelgates.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class Metrics:
+    """The server's metrics, in a registry of their own (one per app, so tests stay apart)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "modelgates_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "modelgates_request_duration_seconds",
+            "Time to answer a request, by route.",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.exchanges = Counter(
+            "modelgates_exchanges",
+            "Code exchanges by outcome (issued, refused, invalid, limited, unavailable, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+_EXCHANGE_OUTCOMES = {
+    200: "issued",
+    403: "refused",
+    400: "invalid",
+    429: "limited",
+    503: "unavailable",
+}
+
+
+class RequestLog:
+    """Logs and measures every HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        status = 500
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            elapsed = time.perf_counter() - started
+            endpoint = scope.get("endpoint")
+            route = getattr(endpoint, "__name__", "unmatched")
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(route).observe(elapsed)
+            if route == "exchange_auth_code":
+                self.metrics.exchanges.labels(_EXCHANGE_OUTCOMES.get(status, "failed")).inc()
+            access_log.info(
+                json.dumps(
+                    {
+                        "at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "latency_ms": round(elapsed * 1000, 2),
+                        "client": scope["client"][0] if scope.get("client") else None,
+                    }
+                )
+            )
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send ModelGates' own log lines (JSON access lines, warnings) to standard error."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("modelgates.access", "modelgates.server"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(level)
+        logger.propagate = False

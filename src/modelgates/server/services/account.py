@@ -1,0 +1,103 @@
+"""The account page's rules: a user sees, revokes and creates only their own keys.
+
+Someone else's key, or a key already revoked, is NotFound: never a refusal that would confirm
+that the key exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from modelgates.models.keys import KeyRecord
+from modelgates.server.services import keys
+from modelgates.server.services.errors import InvalidInput, NotFound
+from modelgates.server.store import AppRow, KeyRow, Store
+
+MAX_KEY_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class KeyView:
+    #: The key's public id (the SHA-256 of the key), never the key.
+    hash: str
+    record: KeyRecord
+    #: The app holding the key, or None for the user's own keys.
+    app: AppRow | None
+    #: "active", "disabled" or "expired".
+    status: str
+
+
+@dataclass(frozen=True)
+class AppAccess:
+    app: AppRow
+    #: How many of the user's unrevoked keys the app holds.
+    keys: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    keys: list[KeyView]
+    apps: list[AppAccess]
+
+
+async def overview(store: Store, user_id: str, now: datetime) -> Overview:
+    """The user's unrevoked keys, newest first, and the apps that hold any of them."""
+    async with store.begin() as tx:
+        rows = [row for row in await tx.keys_of_user(user_id) if row.revoked_at is None]
+        held_by = await tx.apps_by_ids([row.app_id for row in rows if row.app_id is not None])
+    views = [
+        KeyView(
+            hash=row.hash,
+            record=keys.record_of(row, now),
+            app=held_by.get(row.app_id) if row.app_id is not None else None,
+            status=_status(row, now),
+        )
+        for row in reversed(rows)
+    ]
+    counts: dict[int, int] = {}
+    for row in rows:
+        if row.app_id is not None:
+            counts[row.app_id] = counts.get(row.app_id, 0) + 1
+    access = [AppAccess(app=held_by[app_id], keys=n) for app_id, n in counts.items()]
+    access.sort(key=lambda item: item.app.title.lower())
+    return Overview(keys=views, apps=access)
+
+
+def _status(row: KeyRow, now: datetime) -> str:
+    if row.disabled:
+        return "disabled"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+async def revoke_key(store: Store, user_id: str, key_hash: str, now: datetime) -> KeyRow:
+    """Revoke one of the user's keys by its public id."""
+    async with store.begin() as tx:
+        row = await tx.key_by_hash(key_hash)
+        if row is None or row.user_id != user_id or not await tx.revoke_key(row.id, now):
+            raise NotFound("No such key.")
+    return row
+
+
+async def revoke_app(store: Store, user_id: str, app_id: int, now: datetime) -> int:
+    """Revoke every key of the user's that the app holds; how many."""
+    async with store.begin() as tx:
+        revoked = await tx.revoke_app_keys(user_id, app_id, now)
+    if revoked == 0:
+        raise NotFound("No app of yours with that id holds a key.")
+    return revoked
+
+
+async def create_management_key(
+    store: Store, user_id: str, name: str, now: datetime
+) -> keys.IssuedKey:
+    """A management key of the user's own (shown once by the caller, then only its hash)."""
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_KEY_NAME_LENGTH or not name.isprintable():
+        raise InvalidInput("name", f"must be 1 to {MAX_KEY_NAME_LENGTH} printable characters")
+    async with store.begin() as tx:
+        return await keys.insert_new_key(
+            tx, user_id=user_id, label=name, now=now, is_management=True
+        )

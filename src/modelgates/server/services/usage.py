@@ -1,0 +1,115 @@
+"""Metering: the model gateway charges a key, through a service token.
+
+A charge is applied at most once per ``request_id`` (the gateway may retry safely) and only if
+the key is live and the amount fits what its limit leaves in the current window; the check and
+the addition are one UPDATE (:meth:`Transaction.charge_key`), so concurrent charges can neither
+overdraw a key nor lose an addition.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from modelgates.models.usage import RecordUsageRequest, UsageCharge
+from modelgates.server.services import money, secrets, windows
+from modelgates.server.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PaymentRequired,
+    Unauthenticated,
+)
+from modelgates.server.store import ChargeRow, ServiceTokenRow, Store
+from modelgates.server.store.database import DuplicateError
+
+
+async def create_service_token(store: Store, name: str, now: datetime) -> str:
+    """A new operator credential for ``POST /api/v1/usage``; only its hash is stored."""
+    if not 1 <= len(name) <= 100:
+        raise InvalidInput("name", "must be 1 to 100 characters")
+    token = secrets.new_service_token()
+    async with store.begin() as tx:
+        await tx.insert_service_token(
+            token_hash=secrets.sha256_hex(token), name=name, created_at=now, revoked_at=None
+        )
+    return token
+
+
+async def authenticate_service(store: Store, authorization: str | None) -> ServiceTokenRow:
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not secrets.looks_like_service_token(token):
+        raise Unauthenticated("Metering needs a service token: 'Authorization: Bearer mg-svc-…'.")
+    async with store.begin() as tx:
+        row = await tx.service_token_by_hash(secrets.sha256_hex(token))
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated("The service token is unknown or revoked.")
+    return row
+
+
+async def record(store: Store, request: RecordUsageRequest, now: datetime) -> UsageCharge:
+    """Charge a key once per request_id; PaymentRequired when it is not live or the charge does
+    not fit, NotFound for an unknown key, Conflict when the request_id was used for another
+    charge."""
+    amount = money.to_micros(request.amount)
+    periods = windows.periods_at(now)
+    async with store.begin() as tx:
+        key = await tx.key_by_hash(request.key_hash)
+        if key is None:
+            raise NotFound("No key with that hash.")
+        try:
+            # The request_id is claimed first: a concurrent duplicate waits here and then finds
+            # the first charge, instead of charging the key twice.
+            await tx.insert_charge(
+                request_id=request.request_id,
+                key_id=key.id,
+                amount_micros=amount,
+                usage_after_micros=0,
+                remaining_after_micros=None,
+                created_at=now,
+            )
+        except DuplicateError:
+            first = await tx.charge_by_request_id(request.request_id)
+            assert first is not None
+            if first.key_id != key.id or first.amount_micros != amount:
+                raise Conflict(
+                    "This request_id was already used for a different charge.",
+                    {"field": "request_id"},
+                ) from None
+            return _answer(first, request.key_hash)
+        charged = await tx.charge_key(key.id, amount, now, periods.day, periods.week, periods.month)
+        if charged is None:
+            # Raising rolls the transaction back, and the request_id's claim with it.
+            usage = windows.usage_of(key, now)
+            live = key.is_live(now)
+            raise PaymentRequired(
+                "The charge exceeds what the key's limit allows."
+                if live
+                else "The key is disabled, revoked or expired.",
+                {
+                    "reason": "limit_exceeded" if live else "key_inactive",
+                    "limit_remaining": None
+                    if usage.remaining is None
+                    else money.to_usd(usage.remaining),
+                },
+            )
+        after = windows.usage_of(charged, now)
+        recorded = await tx.settle_charge(
+            request.request_id,
+            usage_after_micros=after.total,
+            remaining_after_micros=after.remaining,
+        )
+    return _answer(recorded, request.key_hash)
+
+
+def _answer(charge: ChargeRow, key_hash: str) -> UsageCharge:
+    return UsageCharge(
+        request_id=charge.request_id,
+        key_hash=key_hash,
+        amount=money.to_usd(charge.amount_micros),
+        usage=money.to_usd(charge.usage_after_micros),
+        limit_remaining=None
+        if charge.remaining_after_micros is None
+        else money.to_usd(charge.remaining_after_micros),
+        created_at=charge.created_at,
+    )

@@ -1,0 +1,6 @@
+"""The consent and account pages: server-rendered HTML, one stylesheet, no JavaScript needed."""
+
+from modelgates.server.web.headers import PageHeaders
+from modelgates.server.web.routes import routes
+
+__all__ = ["PageHeaders", "routes"]

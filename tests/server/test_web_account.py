@@ -1,0 +1,249 @@
+"""The account page over HTTP, on SQLite and PostgreSQL: a user sees, revokes and creates only
+their own keys; and sign-up where the operator allows it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from modelgates import pkce
+from modelgates.server.settings import Settings
+from tests.conftest import Account, LiveServer, free_port, new_account, start_server
+from tests.server.pages import (
+    PageClient,
+    auth_query,
+    callback_params,
+    csrf_of,
+    fast_password_hashing,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    with fast_password_hashing():
+        yield
+
+
+@pytest.fixture(scope="module")
+def user(live_server: LiveServer) -> Account:
+    return new_account(live_server.database_url)
+
+
+@pytest.fixture(scope="module")
+def signed_in(live_server: LiveServer, user: Account) -> Iterator[PageClient]:
+    client = PageClient(live_server.base_url).signed_in(user.email)
+    yield client
+    client.close()
+
+
+def key_status(server: LiveServer, key: str) -> int:
+    return server.client.get("/key", headers={"Authorization": f"Bearer {key}"}).status_code
+
+
+def app_key(server: LiveServer, client: PageClient, callback: str, label: str) -> str:
+    """A key issued to the app at ``callback``'s origin through the consent page."""
+    verifier = pkce.create_verifier()
+    query = auth_query(verifier, callback_url=callback, key_label=label, limit="4")
+    approved = client.decide(query, "approve")
+    assert approved.status_code == 303, approved.text
+    code = re.search(r"[?&]code=([^&]+)", approved.headers["location"])
+    assert code is not None
+    exchanged = server.client.post(
+        "/auth/keys",
+        json={"code": code.group(1), "code_verifier": verifier, "code_challenge_method": "S256"},
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    key: str = exchanged.json()["key"]
+    return key
+
+
+def revoke_form(page: str, label: str) -> str:
+    """The action of the Revoke form in the row labelled ``label``."""
+    row = re.search(
+        rf'<th scope="row" data-label="Label">{re.escape(label)}.*?action="([^"]+)"', page, re.S
+    )
+    assert row is not None, page
+    return row.group(1)
+
+
+def test_the_account_page_lists_the_users_keys_and_their_apps(
+    live_server: LiveServer, signed_in: PageClient, user: Account
+) -> None:
+    app_key(live_server, signed_in, "https://listed.example/cb", "Listed key")
+    stranger = new_account(live_server.database_url)
+    page = signed_in.get("/account")
+    assert page.status_code == 200
+    assert user.email in page.text
+    assert "Listed key" in page.text and "listed.example" in page.text
+    assert "own key" in page.text  # the user's own key, made by the test fixture
+    assert "$4" in page.text
+    assert user.key not in page.text  # hashes in forms, never the keys
+    assert stranger.key_hash not in page.text
+    assert "Revoke<span" in page.text
+
+
+def test_revoking_a_key_makes_it_401(
+    live_server: LiveServer, signed_in: PageClient, user: Account
+) -> None:
+    key = app_key(live_server, signed_in, "https://revoked.example/cb", "Doomed key")
+    assert key_status(live_server, key) == 200
+    page = signed_in.get("/account")
+    revoked = signed_in.post(revoke_form(page.text, "Doomed key"), {"csrf": csrf_of(page)})
+    assert revoked.status_code == 303
+    assert revoked.headers["location"] == "/account"
+    assert key_status(live_server, key) == 401
+    assert "Doomed key" not in signed_in.get("/account").text
+
+
+def test_revoking_an_app_revokes_all_its_keys(
+    live_server: LiveServer, signed_in: PageClient
+) -> None:
+    keys = [
+        app_key(live_server, signed_in, "https://twice.example/cb", f"Twice {n}") for n in (1, 2)
+    ]
+    page = signed_in.get("/account")
+    action = re.search(
+        r'action="(/account/apps/\d+/revoke)"[^<]*<input[^>]*>\s*<button[^>]*>'
+        r"Revoke<span[^>]*> twice\.example",
+        page.text,
+    )
+    assert action is not None, page.text
+    assert signed_in.post(action.group(1), {"csrf": csrf_of(page)}).status_code == 303
+    assert [key_status(live_server, key) for key in keys] == [401, 401]
+
+
+def test_another_users_key_cannot_be_revoked(
+    live_server: LiveServer, signed_in: PageClient
+) -> None:
+    stranger = new_account(live_server.database_url)
+    page = signed_in.get("/account")
+    refused = signed_in.post(f"/account/keys/{stranger.key_hash}/revoke", {"csrf": csrf_of(page)})
+    assert refused.status_code == 404
+    assert key_status(live_server, stranger.key) == 200
+
+
+def test_revoking_needs_the_csrf_token(
+    live_server: LiveServer, signed_in: PageClient, user: Account
+) -> None:
+    refused = signed_in.post(f"/account/keys/{user.key_hash}/revoke", {"csrf": "0" * 64})
+    assert refused.status_code == 403
+    assert key_status(live_server, user.key) == 200
+
+
+def test_a_management_key_of_ones_own_is_shown_once(
+    live_server: LiveServer, signed_in: PageClient
+) -> None:
+    page = signed_in.get("/account")
+    made = signed_in.post("/account/keys", {"csrf": csrf_of(page), "name": "Ops key"})
+    assert made.status_code == 200, made.text
+    found = re.search(r'id="key"[^>]*value="(sk-mg-v1-[0-9a-f]{64})"', made.text)
+    assert found is not None, made.text
+    key = found.group(1)
+    record = live_server.client.get("/key", headers={"Authorization": f"Bearer {key}"})
+    assert record.json()["data"]["is_management_key"] is True
+    assert record.json()["data"]["label"] == "Ops key"
+    listed = signed_in.get("/account").text
+    assert "Ops key" in listed and key not in listed
+
+
+def test_a_management_key_needs_a_name(signed_in: PageClient) -> None:
+    page = signed_in.get("/account")
+    refused = signed_in.post("/account/keys", {"csrf": csrf_of(page), "name": "  "})
+    assert refused.status_code == 400
+    assert "The name must be 1 to 100 printable characters." in refused.text
+
+
+def test_signed_out_the_account_page_asks_to_sign_in_and_forms_do_nothing(
+    live_server: LiveServer, user: Account
+) -> None:
+    client = PageClient(live_server.base_url)
+    page = client.get("/account")
+    assert ">Sign in</button>" in page.text
+    assert 'name="next" value="/account"' in page.text
+    refused = client.post(f"/account/keys/{user.key_hash}/revoke", {"csrf": csrf_of(page)})
+    assert refused.status_code == 403
+    assert key_status(live_server, user.key) == 200
+    client.close()
+
+
+# --- sign-up, where the operator allows it ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def open_server(new_database: Callable[[str], str]) -> Iterator[str]:
+    """A server with sign-up on (SQLite: the setting, not the database, is under test)."""
+    port = free_port()
+    url = new_database("sqlite")
+    server, thread = start_server(
+        Settings(database_url=url, host="127.0.0.1", port=port, allow_signup=True)
+    )
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_sign_up_creates_an_account_and_signs_in(open_server: str) -> None:
+    client = PageClient(open_server)
+    query = auth_query()
+    sign_in = client.get(f"/auth?{query}")
+    assert "Create an account" in sign_in.text
+    form = client.get("/sign-up", params={"next": f"/auth?{query}"})
+    assert '<label for="email">Email</label>' in form.text
+    made = client.post(
+        "/sign-up",
+        {
+            "csrf": csrf_of(form),
+            "email": "New.Person@Example.com",
+            "password": "a long password",
+            "next": f"/auth?{query}",
+        },
+    )
+    assert made.status_code == 303, made.text
+    assert made.headers["location"] == f"/auth?{query}"
+    consent = client.consent(query)
+    assert "new.person@example.com" in consent.text
+    assert callback_params(client.decide(query, "deny"))["error"] == ["access_denied"]
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("not-an-email", "a long password", "The email is not an e-mail address."),
+        ("short@example.com", "short", "The password must be at least 8 characters."),
+    ],
+)
+def test_sign_up_refuses_bad_input(
+    open_server: str, email: str, password: str, message: str
+) -> None:
+    client = PageClient(open_server)
+    form = client.get("/sign-up")
+    refused = client.post("/sign-up", {"csrf": csrf_of(form), "email": email, "password": password})
+    assert refused.status_code == 400
+    assert message in refused.text
+    client.close()
+
+
+def test_sign_up_with_a_taken_email_is_refused(open_server: str) -> None:
+    client = PageClient(open_server)
+    form = client.get("/sign-up")
+    data = {"csrf": csrf_of(form), "email": "taken@example.com", "password": "a long password"}
+    assert client.post("/sign-up", data).status_code == 303
+    other = PageClient(open_server)
+    form = other.get("/sign-up")
+    again = other.post("/sign-up", {**data, "csrf": csrf_of(form)})
+    assert again.status_code == 400
+    assert "exists already" in again.text
+    client.close()
+    other.close()
+
+
+def test_sign_up_needs_the_csrf_token(open_server: str) -> None:
+    refused = httpx.post(
+        f"{open_server}/sign-up",
+        data={"email": "forged@example.com", "password": "a long password"},
+    )
+    assert refused.status_code == 403

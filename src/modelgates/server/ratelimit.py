@@ -1,7 +1,9 @@
 """Rate limits: in this process's memory by default, shared through Redis when configured.
 
-Built on the ``limits`` library (moving windows), so the behaviour is the same with either
-storage; only where the counters live differs. Redis is for counters that must be shared by
+Built on the ``limits`` library, so the behaviour is the same with either storage; only where
+the counters live differs. Sliding-window counters: two counters a key rather than a timestamp a
+hit, a close approximation of a moving window (and the in-memory moving window's background
+expiry races with ``clear``). Redis is for counters that must be shared by
 every replica but need not survive a restart.
 """
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 
@@ -37,7 +39,7 @@ class RateLimiter:
         else:
             storage = MemoryStorage()
         self._storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._rules: dict[str, RateLimitItem] = {}
 
     def _rule(self, rule: str) -> RateLimitItem:

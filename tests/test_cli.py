@@ -168,7 +168,7 @@ def test_serve_prints_where_to_go_and_serves(db: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(6)]
+        banner = [process.stdout.readline() for _ in range(8)]
         assert f"http://127.0.0.1:{port}" in banner[0]
         assert any("modelgates users create" in line for line in banner)
         assert any("modelgates keys create" in line for line in banner)

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
         ConflictResponseError,
         ForbiddenResponseError,
         InternalServerResponseError,
+        LoginCancelledError,
+        LoginDeniedError,
+        LoginError,
+        LoginStateMismatchError,
+        LoginTimeoutError,
         ModelGatesDefaultError,
         ModelGatesError,
         NotFoundResponseError,
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from modelgates.result import Result
     from modelgates.retries import BackoffStrategy, RetryConfig
     from modelgates.sdk import ApiKeys, CodeChallenge, ModelGates, OAuth, Usage
+    from modelgates.signin import LoginResult, login, login_async
 
 _ERRORS = (
     "APIError",
@@ -41,6 +47,11 @@ _ERRORS = (
     "ConnectionError",
     "ForbiddenResponseError",
     "InternalServerResponseError",
+    "LoginCancelledError",
+    "LoginDeniedError",
+    "LoginError",
+    "LoginStateMismatchError",
+    "LoginTimeoutError",
     "ModelGatesDefaultError",
     "ModelGatesError",
     "NotFoundResponseError",
@@ -61,6 +72,9 @@ _LAZY: dict[str, str] = {
     "Result": "modelgates.result",
     "RetryConfig": "modelgates.retries",
     "BackoffStrategy": "modelgates.retries",
+    "login": "modelgates.signin",
+    "login_async": "modelgates.signin",
+    "LoginResult": "modelgates.signin",
     **dict.fromkeys(_ERRORS, "modelgates.errors"),
 }
 
@@ -75,6 +89,12 @@ __all__ = [
     "ConflictResponseError",
     "ForbiddenResponseError",
     "InternalServerResponseError",
+    "LoginCancelledError",
+    "LoginDeniedError",
+    "LoginError",
+    "LoginResult",
+    "LoginStateMismatchError",
+    "LoginTimeoutError",
     "ModelGates",
     "ModelGatesCore",
     "ModelGatesDefaultError",
@@ -90,6 +110,8 @@ __all__ = [
     "UnauthorizedResponseError",
     "Usage",
     "__version__",
+    "login",
+    "login_async",
 ]
 
 

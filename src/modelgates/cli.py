@@ -1,4 +1,5 @@
-"""``modelgates``: serve, administer users and keys, migrate the database.
+"""``modelgates``: serve, administer users and keys, migrate the database; sign in from a
+terminal (``login``, ``whoami``: the SDK alone).
 
 Configuration comes from flags, then ``MODELGATES_*`` environment variables (see Settings).
 Server dependencies are imported inside the commands, so ``modelgates --help`` works with the
@@ -119,6 +120,41 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--follow", action="store_true", help="keep printing new events")
     tail.set_defaults(run=_audit_tail)
 
+    client = argparse.ArgumentParser(add_help=False)
+    client.add_argument(
+        "--server",
+        metavar="URL",
+        help="the ModelGates server, e.g. http://127.0.0.1:8080 "
+        "(default: $MODELGATES_BASE_URL, else https://modelgates.ai/api/v1)",
+    )
+    sign_in = commands.add_parser(
+        "login", parents=[client], help="get a key for this terminal, approved in a browser"
+    )
+    sign_in.add_argument("--limit", type=_usd, metavar="USD", help="credit limit to ask for")
+    sign_in.add_argument("--label", help="the key's label (default: modelgates CLI on HOST)")
+    sign_in.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="open no browser: print an address to open on any device, then read the code",
+    )
+    sign_in.add_argument(
+        "--save", metavar="PATH", help="write the key to PATH (mode 0600) instead of printing it"
+    )
+    sign_in.add_argument("--force", action="store_true", help="let --save replace a file")
+    sign_in.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        metavar="SECONDS",
+        help="how long to wait for the browser (default 300)",
+    )
+    sign_in.set_defaults(run=_login)
+    whoami = commands.add_parser("whoami", parents=[client], help="show a key's own record")
+    whoami.add_argument(
+        "--key-file", metavar="PATH", help="read the key here (default: $MODELGATES_API_KEY)"
+    )
+    whoami.set_defaults(run=_whoami)
+
     db = commands.add_parser("db", help="the database").add_subparsers(title="commands")
     upgrade = db.add_parser("upgrade", parents=[database], help="apply migrations (Alembic)")
     upgrade.set_defaults(run=_db_upgrade)
@@ -197,8 +233,10 @@ def _serve(args: argparse.Namespace) -> None:
         f"  API:          http://{host}:{settings.port}/api/v1\n"
         f"  Database:     {_redact(settings.database_url)}\n"
         f"  Workers:      {settings.workers}\n"
+        f"  Sign in at:   http://{host}:{settings.port}/account  (as a user made with:)\n"
         f"  Add a user:   modelgates users create you@example.com{shown_db}\n"
         f"  Make a key:   modelgates keys create --user you@example.com --name my-key{shown_db}\n"
+        f"  From a shell: modelgates login --server http://{host}:{settings.port}\n"
         "Press Ctrl+C to stop.",
         flush=True,
     )
@@ -329,6 +367,106 @@ def _audit_tail(args: argparse.Namespace) -> None:
         _with_store(_settings(args), print_events)
     except KeyboardInterrupt:
         pass
+
+
+def _login(args: argparse.Namespace) -> None:
+    """The SDK's ``login()``; the key is printed once, or saved in a file only the user reads."""
+    import socket
+
+    from modelgates.errors import ModelGatesError
+    from modelgates.signin import login
+
+    if args.save is not None and os.path.lexists(args.save) and not args.force:
+        raise CommandError(f"{args.save} exists; use --force to replace it")  # before signing in
+    try:
+        result = login(
+            server_url=args.server,
+            app_title="modelgates CLI",
+            limit=args.limit,
+            key_label=args.label or f"modelgates CLI on {socket.gethostname()}"[:100],
+            timeout=args.timeout,
+            headless=args.no_browser,
+        )
+    except ModelGatesError as error:
+        raise CommandError(str(error)) from None
+    if args.save is None:
+        print(result.key, flush=True)
+        print(f"(shown once; signed in as {result.user_id})", file=sys.stderr)
+        return
+    try:
+        _save_secret(args.save, result.key, replace=args.force)
+    except OSError as error:
+        # The key is shown nowhere else: rather than lose it, take it back.
+        _revoke_quietly(args.server, result.key)
+        raise CommandError(
+            f"cannot write {args.save}: {error.strerror or error}; the key was revoked"
+        ) from None
+    print(f"Signed in as {result.user_id}; the key is in {args.save}", file=sys.stderr)
+
+
+def _save_secret(path: str, secret: str, *, replace: bool) -> None:
+    """``secret`` in a file that only its owner can read (0600), created anew: never through a
+    symlink, never into a file someone else made first."""
+    data = f"{secret}\n".encode()
+    if not replace:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".modelgates-key-")  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)  # replaces a symlink itself, never its target
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _revoke_quietly(server: str | None, key: str) -> None:
+    from modelgates.errors import ModelGatesError
+    from modelgates.sdk import ModelGates
+    from modelgates.signin import _api_url
+
+    try:
+        with ModelGates(api_key=key, server_url=_api_url(server)) as mg:
+            mg.api_keys.revoke_current_key()
+    except ModelGatesError:
+        print(
+            "modelgates: could not revoke the unsaved key; revoke it at /account", file=sys.stderr
+        )
+
+
+def _whoami(args: argparse.Namespace) -> None:
+    from modelgates.errors import ModelGatesError
+    from modelgates.sdk import ModelGates
+    from modelgates.signin import _api_url
+
+    if args.key_file is not None:
+        try:
+            with open(args.key_file, encoding="utf-8") as file:
+                key = file.readline().strip()
+        except OSError as error:
+            raise CommandError(f"cannot read {args.key_file}: {error.strerror or error}") from None
+    else:
+        key = os.environ.get("MODELGATES_API_KEY", "").strip()
+    if not key:
+        raise CommandError("no key: give --key-file PATH, or set MODELGATES_API_KEY")
+    try:
+        with ModelGates(api_key=key, server_url=_api_url(args.server)) as mg:
+            record = mg.api_keys.get_current_key().data
+    except ModelGatesError as error:
+        raise CommandError(str(error)) from None
+    for name, value in record.model_dump(mode="json").items():
+        print(f"{name:18} {'-' if value is None else value}")
 
 
 def _migrate(settings: Settings) -> None:

@@ -18,6 +18,11 @@ Our exception hierarchy:
                              (also a ValueError)
   + ConnectionError - the network failed; no httpx exception ever escapes the SDK
     · TimeoutError
+  + LoginError - ``modelgates.login()`` ended without a code to exchange
+    · LoginDeniedError - the user pressed Deny
+    · LoginTimeoutError - no answer from the browser within the timeout
+    · LoginStateMismatchError - the callback answered a sign-in this call did not start
+    · LoginCancelledError - Ctrl+C (also a KeyboardInterrupt)
 
 The 402, 404 and 429 classes are ``ModelGatesDefaultError`` subclasses: the contract promises a
 ``ModelGatesDefaultError`` for those statuses, and catching it still catches them. They are used,
@@ -45,6 +50,11 @@ __all__ = [
     "ConnectionError",
     "ForbiddenResponseError",
     "InternalServerResponseError",
+    "LoginCancelledError",
+    "LoginDeniedError",
+    "LoginError",
+    "LoginStateMismatchError",
+    "LoginTimeoutError",
     "ModelGatesDefaultError",
     "ModelGatesError",
     "NotFoundResponseError",
@@ -191,6 +201,28 @@ class ConnectionError(ModelGatesError):
 
 class TimeoutError(ConnectionError):
     """Connecting, sending or reading took longer than the timeout."""
+
+
+class LoginError(ModelGatesError):
+    """``modelgates.login()`` ended without a code to exchange. The listener is closed."""
+
+
+class LoginDeniedError(LoginError):
+    """The user pressed Deny on the consent page (``error=access_denied``)."""
+
+
+class LoginTimeoutError(LoginError):
+    """The browser did not answer within ``login``'s ``timeout``."""
+
+
+class LoginStateMismatchError(LoginError):
+    """The callback's ``state`` was not this sign-in's: someone else's flow, or a forgery.
+    Nothing was exchanged."""
+
+
+class LoginCancelledError(LoginError, KeyboardInterrupt):
+    """Ctrl+C while signing in. Also a ``KeyboardInterrupt``, so code that handles Ctrl+C
+    already handles this."""
 
 
 _ERRORS_BY_STATUS: dict[int, type[APIError]] = {

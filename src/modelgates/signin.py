@@ -1,0 +1,548 @@
+"""Sign in from a terminal: ``modelgates.login()`` gets the user's key through their browser.
+
+The loopback flow of RFC 8252 ("OAuth 2.0 for Native Apps"), §7.3:
+
+1. bind ``127.0.0.1`` on a port the system picks, *then* build the callback URL from that port,
+   with a random path (``/callback/<nonce>``) and a random ``state``;
+2. make an S256 PKCE pair and open the browser on the consent page (``/auth``);
+3. serve exactly one callback: any other request (a favicon, a port scanner) gets 404 and is
+   ignored; the callback gets a small "you can close this tab" page;
+4. check ``state`` (in constant time), then exchange the code and its verifier for the key.
+
+The listener is always closed before ``login`` returns or raises. Without a browser (``headless``,
+or when :func:`webbrowser.open` finds none) the consent page runs in headless mode: it shows the
+code, and the user pastes it into the terminal.
+
+This module uses the standard library and the SDK only; it never imports ``modelgates.server``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import selectors
+import socket
+import sys
+import time
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal, TextIO
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from modelgates.errors import (
+    LoginCancelledError,
+    LoginDeniedError,
+    LoginError,
+    LoginStateMismatchError,
+    LoginTimeoutError,
+    RequestValidationError,
+)
+
+if TYPE_CHECKING:
+    from modelgates.sdk import CodeChallenge, ModelGates
+
+__all__ = ["LoginResult", "login", "login_async"]
+
+UsageLimitType = Literal["daily", "weekly", "monthly"]
+#: Opens a URL in a browser; returns whether one was opened (``webbrowser.open``'s contract).
+BrowserOpener = Callable[[str], bool]
+
+_API_PATH = "/api/v1"
+_HOST = "127.0.0.1"
+#: A request head larger than this is not a browser following our redirect.
+_MAX_HEAD_BYTES = 16 * 1024
+#: Connections that sent no complete request within this long are dropped.
+_IDLE_SECONDS = 10.0
+_MAX_CONNECTIONS = 32
+#: How often ``login`` wakes up while waiting (a real Ctrl+C wakes it at once).
+_WAKE_SECONDS = 0.25
+#: How often ``login_async`` looks at the listener (it never blocks the event loop).
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The user's new key for this app (shown once: keep it) and the user's id."""
+
+    key: str = field(repr=False)
+    user_id: str
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """What the app asks for, as ``create_authorization_url`` takes it."""
+
+    limit: float | Decimal | None
+    key_label: str | None
+    expires_at: datetime | str | None
+    usage_limit_type: UsageLimitType | None
+
+
+def login(
+    server_url: str | None = None,
+    app_title: str | None = None,
+    http_referer: str | None = None,
+    limit: float | Decimal | None = None,
+    key_label: str | None = None,
+    expires_at: datetime | str | None = None,
+    usage_limit_type: UsageLimitType | None = None,
+    timeout: float = 300,
+    open_browser: bool = True,
+    browser_opener: BrowserOpener | None = None,
+    headless: bool = False,
+    input_func: Callable[[str], str] | None = None,
+    output: TextIO | None = None,
+) -> LoginResult:
+    """Get an API key for this program from the user, through their browser.
+
+    Opens the consent page on ``server_url`` (like ``ModelGates(server_url=...)``: default
+    ``$MODELGATES_BASE_URL``, else ``https://modelgates.ai/api/v1``; a bare origin such as
+    ``http://127.0.0.1:8080`` means its ``/api/v1``), waits up to ``timeout`` seconds for the
+    user's answer on a one-shot listener on ``127.0.0.1``, and exchanges the code. ``limit``
+    (USD), ``key_label`` (default: ``app_title``), ``expires_at`` and ``usage_limit_type`` are
+    the terms asked for; the user may lower the limit.
+
+    ``open_browser=False`` prints the address for the user to open on this computer.
+    ``headless=True`` (or no browser found) prints a headless consent address, which works on
+    any device, and reads the code it shows with ``input_func`` (default: a line of standard
+    input). Messages go to ``output`` (default: standard error, so that standard output stays
+    the program's own). ``browser_opener`` replaces :func:`webbrowser.open`.
+
+    Raises ``LoginDeniedError`` (the user pressed Deny), ``LoginTimeoutError``,
+    ``LoginStateMismatchError`` (an answer to a sign-in this call did not start),
+    ``LoginCancelledError`` (Ctrl+C; also a ``KeyboardInterrupt``), all ``LoginError``; and the
+    exchange's own errors (``APIError``, ``ConnectionError``). Invalid terms raise
+    ``RequestValidationError`` before anything is opened.
+    """
+    from modelgates.sdk import ModelGates
+
+    terms = _terms(timeout, limit, key_label or _label_of(app_title), expires_at, usage_limit_type)
+    out = output or sys.stderr
+    try:
+        with ModelGates(
+            server_url=_api_url(server_url), app_title=app_title, http_referer=http_referer
+        ) as mg:
+            pair = mg.o_auth.create_sha256_code_challenge()
+            code = None
+            if not headless:
+                code = _loopback(mg, pair, terms, timeout, open_browser, browser_opener, out)
+            if code is None:
+                prompt = _headless_prompt(mg, pair, terms, out)
+                code = _pasted(lambda: (input_func or _stdin_reader(out))(prompt))
+            exchanged = mg.o_auth.exchange_auth_code_for_api_key(
+                code=code, code_verifier=pair.code_verifier, code_challenge_method="S256"
+            )
+    except KeyboardInterrupt:
+        raise LoginCancelledError("sign-in cancelled") from None
+    return LoginResult(key=exchanged.key, user_id=exchanged.user_id)
+
+
+async def login_async(
+    server_url: str | None = None,
+    app_title: str | None = None,
+    http_referer: str | None = None,
+    limit: float | Decimal | None = None,
+    key_label: str | None = None,
+    expires_at: datetime | str | None = None,
+    usage_limit_type: UsageLimitType | None = None,
+    timeout: float = 300,
+    open_browser: bool = True,
+    browser_opener: BrowserOpener | None = None,
+    headless: bool = False,
+    input_func: Callable[[str], str] | None = None,
+    output: TextIO | None = None,
+) -> LoginResult:
+    """The async twin of :func:`login` (asyncio or trio). The browser is opened, and the pasted
+    code read, in a worker thread. Cancelling the task closes the listener and lets the
+    cancellation through (it does not become ``LoginCancelledError``)."""
+    import anyio.to_thread
+
+    from modelgates.sdk import ModelGates
+
+    terms = _terms(timeout, limit, key_label or _label_of(app_title), expires_at, usage_limit_type)
+    out = output or sys.stderr
+    async with ModelGates(
+        server_url=_api_url(server_url), app_title=app_title, http_referer=http_referer
+    ) as mg:
+        pair = mg.o_auth.create_sha256_code_challenge()
+        code = None
+        if not headless:
+            listener = _Listener()
+            try:
+                url = _authorization_url(mg, pair, terms, listener)
+                opener = browser_opener or _open_in_browser
+                opened = open_browser and await anyio.to_thread.run_sync(opener, url)
+                if _announce(out, url, open_browser, opened):
+                    code = await _wait_async(listener, timeout)
+            finally:
+                listener.close()
+        if code is None:
+            prompt = _headless_prompt(mg, pair, terms, out)
+            read = input_func or _stdin_reader(out)
+            code = await anyio.to_thread.run_sync(
+                lambda: _pasted(lambda: read(prompt)), abandon_on_cancel=True
+            )
+        exchanged = await mg.o_auth.exchange_auth_code_for_api_key_async(
+            code=code, code_verifier=pair.code_verifier, code_challenge_method="S256"
+        )
+    return LoginResult(key=exchanged.key, user_id=exchanged.user_id)
+
+
+# -- the steps ------------------------------------------------------------------------------------
+
+
+def _terms(
+    timeout: float,
+    limit: float | Decimal | None,
+    key_label: str | None,
+    expires_at: datetime | str | None,
+    usage_limit_type: UsageLimitType | None,
+) -> _Terms:
+    if not timeout > 0:
+        raise RequestValidationError.single("timeout", "must be a positive number of seconds")
+    return _Terms(limit, key_label, expires_at, usage_limit_type)
+
+
+def _label_of(app_title: str | None) -> str | None:
+    """The key's default label: the app's title, cut to a label's 100 characters."""
+    return app_title[:100] if app_title else None
+
+
+def _api_url(server_url: str | None) -> str | None:
+    """``server_url`` as the client takes it: a bare origin means the API at its ``/api/v1``."""
+    if server_url is None:
+        return None
+    parts = urlsplit(server_url)
+    if parts.scheme and parts.netloc and parts.path in ("", "/") and not parts.query:
+        return urlunsplit(parts._replace(path=_API_PATH))
+    return server_url
+
+
+def _loopback(
+    mg: ModelGates,
+    pair: CodeChallenge,
+    terms: _Terms,
+    timeout: float,
+    open_browser: bool,
+    browser_opener: BrowserOpener | None,
+    out: TextIO,
+) -> str | None:
+    """The code from the loopback callback, or None when no browser could be opened."""
+    listener = _Listener()
+    try:
+        url = _authorization_url(mg, pair, terms, listener)
+        opened = open_browser and (browser_opener or _open_in_browser)(url)
+        if not _announce(out, url, open_browser, opened):
+            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _timed_out(timeout)
+            answer = listener.poll(min(remaining, _WAKE_SECONDS))
+            if answer is not None:
+                return _code_or_raise(answer)
+    finally:
+        listener.close()
+
+
+async def _wait_async(listener: _Listener, timeout: float) -> str:
+    import anyio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = listener.poll(0)
+        if answer is not None:
+            return _code_or_raise(answer)
+        if time.monotonic() >= deadline:
+            raise _timed_out(timeout)
+        await anyio.sleep(_POLL_SECONDS)
+
+
+def _authorization_url(
+    mg: ModelGates, pair: CodeChallenge, terms: _Terms, listener: _Listener
+) -> str:
+    """The consent page's address, with the listener's callback and state."""
+    return mg.o_auth.create_authorization_url(
+        callback_url=listener.callback_url,
+        code_challenge=pair.code_challenge,
+        code_challenge_method="S256",
+        state=listener.state,
+        limit=terms.limit,
+        key_label=terms.key_label,
+        expires_at=terms.expires_at,
+        usage_limit_type=terms.usage_limit_type,
+    )
+
+
+def _announce(out: TextIO, url: str, open_browser: bool, opened: bool) -> bool:
+    """Tell the user where to go; False when the browser was to be opened and could not be."""
+    if open_browser and not opened:
+        _say(out, "No browser could be opened here: signing in with a code instead.")
+        return False
+    if opened:
+        _say(out, "Your browser is open to sign in to ModelGates. If you do not see it, visit:")
+    else:
+        _say(out, "To sign in to ModelGates, open this address in a browser on this computer:")
+    _say(out, f"\n  {url}\n\nWaiting for your approval (Ctrl+C to cancel) ...")
+    return True
+
+
+def _headless_prompt(mg: ModelGates, pair: CodeChallenge, terms: _Terms, out: TextIO) -> str:
+    """Announce the headless consent page (no callback: it shows the code); the prompt."""
+    # The SDK builds (and checks) the request with a callback; headless mode is that request
+    # without one.
+    with_callback = mg.o_auth.create_authorization_url(
+        callback_url=f"http://{_HOST}/",
+        code_challenge=pair.code_challenge,
+        code_challenge_method="S256",
+        limit=terms.limit,
+        key_label=terms.key_label,
+        expires_at=terms.expires_at,
+        usage_limit_type=terms.usage_limit_type,
+    )
+    parts = urlsplit(with_callback)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "callback_url"]
+    url = urlunsplit(parts._replace(query=urlencode(query)))
+    _say(
+        out,
+        "To sign in to ModelGates, open this address in a browser on any device, sign in and "
+        f"approve:\n\n  {url}\n\nThen paste the code the page shows.",
+    )
+    return "Code: "
+
+
+def _pasted(read: Callable[[], str]) -> str:
+    try:
+        code = read().strip()
+    except EOFError:
+        raise LoginError("no code was entered (end of input)") from None
+    except KeyboardInterrupt:
+        raise LoginCancelledError("sign-in cancelled") from None
+    if not code:
+        raise LoginError("no code was entered")
+    return code
+
+
+def _stdin_reader(out: TextIO) -> Callable[[str], str]:
+    """Prompts on ``out`` and reads a line of standard input (``input()`` would prompt on
+    standard output, which a caller may be capturing)."""
+
+    def read(prompt: str) -> str:
+        out.write(prompt)
+        out.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line
+
+    return read
+
+
+def _open_in_browser(url: str) -> bool:
+    try:
+        return webbrowser.open(url)
+    except webbrowser.Error:
+        return False
+
+
+def _code_or_raise(answer: str | LoginError) -> str:
+    if isinstance(answer, LoginError):
+        raise answer
+    return answer
+
+
+def _timed_out(timeout: float) -> LoginTimeoutError:
+    return LoginTimeoutError(f"no answer from the browser within {timeout:g} seconds")
+
+
+def _say(out: TextIO, text: str) -> None:
+    print(text, file=out, flush=True)
+
+
+# -- the one-shot listener ------------------------------------------------------------------------
+
+
+class _Listener:
+    """A loopback HTTP listener that waits for one callback, without threads and without ever
+    blocking on a client: idle or slow connections (a preconnecting browser, a scanner) cannot
+    hold up the real callback.
+
+    The socket is bound on creation, so :attr:`callback_url` names a port that is already ours.
+    """
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._socket.bind((_HOST, 0))
+            self._socket.listen(16)
+            self._socket.setblocking(False)
+        except BaseException:
+            self._socket.close()
+            raise
+        self.port: int = self._socket.getsockname()[1]
+        #: Unguessable, so that only the browser we sent can find the callback.
+        self.path = f"/callback/{secrets.token_urlsafe(16)}"
+        self.state = secrets.token_urlsafe(32)
+        self.callback_url = f"http://{_HOST}:{self.port}{self.path}"
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._socket, selectors.EVENT_READ)
+        #: Connections still sending their request: what they sent so far, and since when.
+        self._pending: dict[socket.socket, tuple[bytearray, float]] = {}
+        self._closed = False
+
+    def poll(self, seconds: float) -> str | LoginError | None:
+        """Serve what arrives within ``seconds``: the callback's code, the error that ends the
+        sign-in, or None while waiting."""
+        for key, _ in self._selector.select(max(seconds, 0)):
+            if key.fileobj is self._socket:
+                self._accept()
+                continue
+            connection = key.fileobj
+            assert isinstance(connection, socket.socket)
+            answer = self._read(connection)
+            if answer is not None:
+                return answer
+        self._drop_idle()
+        return None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for connection in list(self._pending):
+            self._forget(connection)
+        self._selector.close()
+        self._socket.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            if len(self._pending) >= _MAX_CONNECTIONS:
+                self._forget(min(self._pending, key=lambda c: self._pending[c][1]))
+            connection.setblocking(False)
+            self._pending[connection] = (bytearray(), time.monotonic())
+            self._selector.register(connection, selectors.EVENT_READ)
+
+    def _read(self, connection: socket.socket) -> str | LoginError | None:
+        buffer, _ = self._pending[connection]
+        try:
+            chunk = connection.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._forget(connection)
+            return None
+        buffer += chunk
+        if b"\r\n\r\n" not in buffer:
+            if len(buffer) > _MAX_HEAD_BYTES:
+                self._respond(connection, _NOT_FOUND)
+            return None
+        answer, response = self._judge(bytes(buffer))
+        self._respond(connection, response)
+        return answer
+
+    def _judge(self, head: bytes) -> tuple[str | LoginError | None, bytes]:
+        """What a request means, and what to answer it."""
+        request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = request_line.split(" ")
+        if len(parts) != 3 or parts[0] != "GET" or not parts[2].startswith("HTTP/1."):
+            return None, _NOT_FOUND
+        target = urlsplit(parts[1])
+        if target.path != self.path:
+            return None, _NOT_FOUND
+        query = parse_qs(target.query, keep_blank_values=True)
+        states = query.get("state", [])
+        if len(states) != 1 or not hmac.compare_digest(states[0].encode(), self.state.encode()):
+            return (
+                LoginStateMismatchError(
+                    "the browser answered a sign-in this program did not start (wrong state); "
+                    "nothing was exchanged"
+                ),
+                _page(_MISMATCH_PAGE),
+            )
+        errors = query.get("error", [])
+        codes = query.get("code", [])
+        if errors == ["access_denied"] and not codes:
+            return LoginDeniedError("the sign-in was denied in the browser"), _page(_DENIED_PAGE)
+        if errors or len(codes) != 1 or not codes[0]:
+            shown = "".join(c for c in ",".join(errors)[:100] if c.isprintable()) or "no code"
+            return LoginError(f"the sign-in failed: {shown}"), _page(_FAILED_PAGE)
+        return codes[0], _page(_APPROVED_PAGE)
+
+    def _respond(self, connection: socket.socket, response: bytes) -> None:
+        try:
+            # A local browser's receive window takes this at once; the timeout bounds the rest.
+            connection.settimeout(1.0)
+            connection.sendall(response)
+            connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._forget(connection)
+
+    def _drop_idle(self) -> None:
+        now = time.monotonic()
+        for connection, (_, since) in list(self._pending.items()):
+            if now - since > _IDLE_SECONDS:
+                self._forget(connection)
+
+    def _forget(self, connection: socket.socket) -> None:
+        self._pending.pop(connection, None)
+        try:
+            self._selector.unregister(connection)
+        except (KeyError, ValueError):
+            pass
+        connection.close()
+
+
+# -- what the browser sees ------------------------------------------------------------------------
+
+_NOT_FOUND = (
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nCache-Control: no-store\r\n"
+    b"Connection: close\r\n\r\n"
+)
+_APPROVED_PAGE = (
+    "Signed in",
+    "ModelGates sent the key's code to your terminal. You can close this tab.",
+)
+_DENIED_PAGE = ("Sign-in cancelled", "No key was made. You can close this tab.")
+_MISMATCH_PAGE = (
+    "Sign-in refused",
+    "This answer does not belong to the sign-in your terminal started, so it was not used. "
+    "You can close this tab.",
+)
+_FAILED_PAGE = ("Sign-in failed", "No key was made. You can close this tab.")
+_STYLE = "body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:15vh auto;padding:0 1rem}"
+
+
+def _page(content: tuple[str, str]) -> bytes:
+    """A small page without secrets (never the code), which the browser must not keep, nor
+    mention to anyone as a referrer."""
+    heading, text = content
+    body = (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>ModelGates: {heading}</title><style>{_STYLE}</style>"
+        f"<h1>{heading}</h1><p>{text}</p></html>"
+    ).encode()
+    headers = (
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Cache-Control: no-store\r\n"
+        "Referrer-Policy: no-referrer\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "X-Frame-Options: DENY\r\n"
+        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return headers.encode("ascii") + body

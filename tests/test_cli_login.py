@@ -1,0 +1,132 @@
+"""``modelgates login`` around the SDK's ``login()``: where the key goes (a 0600 file made anew,
+or standard output), ``--force``, and what happens when the key cannot be saved. The flow itself,
+with a real server and Chromium, is in tests/browser/test_login.py."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelgates import LoginResult, signin
+from modelgates.cli import _revoke_quietly, _save_secret, main
+from tests.conftest import LiveServer, new_account
+
+KEY = "sk-mg-v1-" + "ab" * 32
+
+
+@pytest.fixture
+def logins(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """Replaces the browser flow: records each call's arguments and returns KEY."""
+    calls: list[dict[str, Any]] = []
+
+    def fake_login(**options: Any) -> LoginResult:
+        calls.append(options)
+        return LoginResult(key=KEY, user_id="user_1")
+
+    monkeypatch.setattr(signin, "login", fake_login)
+    yield calls
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def test_save_makes_a_0600_file_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    old = os.umask(0)
+    try:
+        _save_secret(str(path), KEY, replace=False)
+    finally:
+        os.umask(old)
+    assert mode(path) == 0o600
+    assert path.read_text() == f"{KEY}\n"
+
+
+def test_save_never_writes_into_an_existing_file_or_through_a_symlink(tmp_path: Path) -> None:
+    existing = tmp_path / "existing"
+    existing.write_text("mine")
+    with pytest.raises(FileExistsError):
+        _save_secret(str(existing), KEY, replace=False)
+    assert existing.read_text() == "mine"
+
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")  # dangling: O_CREAT alone would create its target
+    with pytest.raises(FileExistsError):
+        _save_secret(str(link), KEY, replace=False)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_replacing_swaps_in_a_new_0600_file_and_leaves_a_symlinks_target_alone(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "target"
+    target.write_text("someone else's file")
+    target.chmod(0o644)
+    link = tmp_path / "key"
+    link.symlink_to(target)
+    _save_secret(str(link), KEY, replace=True)
+    assert not link.is_symlink() and mode(link) == 0o600
+    assert link.read_text() == f"{KEY}\n"
+    assert target.read_text() == "someone else's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key", "target"]  # no temporary left
+
+
+def test_login_passes_the_flags_and_prints_the_key_once(
+    logins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["login", "--server", "http://127.0.0.1:1", "--limit", "4", "--label", "ci", "--no-browser"]
+    )
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert out == f"{KEY}\n" and KEY not in err
+    (call,) = logins
+    assert call["server_url"] == "http://127.0.0.1:1"
+    assert call["limit"] == Decimal("4") and call["key_label"] == "ci"
+    assert call["headless"] is True and call["timeout"] == 300
+
+
+def test_save_refuses_an_existing_file_before_signing_in_unless_forced(
+    logins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "key"
+    path.write_text("old")
+    assert main(["login", "--save", str(path)]) == 1
+    assert "exists; use --force" in capsys.readouterr().err
+    assert logins == []  # nobody was sent to a browser for nothing
+
+    assert main(["login", "--save", str(path), "--force"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and KEY not in err
+    assert path.read_text() == f"{KEY}\n" and mode(path) == 0o600
+
+
+def test_a_key_that_cannot_be_saved_is_revoked_not_lost_silently(
+    logins: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    revoked: list[tuple[str | None, str]] = []
+    monkeypatch.setattr(
+        "modelgates.cli._revoke_quietly", lambda server, key: revoked.append((server, key))
+    )
+    missing = tmp_path / "no" / "such" / "dir" / "key"
+    assert main(["login", "--server", "http://127.0.0.1:1", "--save", str(missing)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and KEY not in err
+    assert "the key was revoked" in err
+    assert revoked == [("http://127.0.0.1:1", KEY)]
+
+
+def test_revoking_an_unsaved_key_really_revokes_it(live_server: LiveServer) -> None:
+    key = new_account(live_server.database_url).key
+    _revoke_quietly(live_server.base_url, key)  # a bare origin, as --server takes it
+    answer = live_server.client.get("/key", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 401

@@ -93,7 +93,11 @@ def create_engine_for(
     and ``connect_timeout`` seconds for a new one; then it fails (and the API answers 503)."""
     sa_url = normalize_url(url, asynchronous=True)
     if sa_url.get_backend_name() == "sqlite":
-        engine = create_async_engine(sa_url)
+        # SQLite has one writer at a time and every transaction here takes the write lock
+        # (BEGIN IMMEDIATE): one connection per process queues requests in the pool, first come
+        # first served, instead of in SQLite's busy handler, which sleeps up to 100 ms between
+        # retries (bench/exchange.py: +14 % exchanges/s, p99 under load 1.9 s instead of 3.3 s).
+        engine = create_async_engine(sa_url, pool_size=1, max_overflow=0, pool_timeout=pool_timeout)
         prepare_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(

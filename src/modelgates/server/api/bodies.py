@@ -18,6 +18,16 @@ class BodyRejected(ServiceError):
         self.status = status
 
 
+def invalid_fields(problems: list[dict[str, str]]) -> BodyRejected:
+    """A 400 naming each offending field (``{"field", "message"}``), the first in the message."""
+    first = problems[0]
+    return BodyRejected(
+        400,
+        f"Invalid request: {first['field']}: {first['message']}",
+        metadata={"field": first["field"], "errors": problems},
+    )
+
+
 def invalid_body(error: ValidationError) -> ServiceError:
     """A 400 naming each offending field and why, never the offending value (it may be a secret)."""
     problems = []
@@ -25,12 +35,7 @@ def invalid_body(error: ValidationError) -> ServiceError:
         field = ".".join(str(part) for part in item["loc"]) or "body"
         message = item["msg"].removeprefix("Value error, ")
         problems.append({"field": field, "message": message})
-    first = problems[0]
-    return BodyRejected(
-        400,
-        f"Invalid request: {first['field']}: {first['message']}",
-        metadata={"field": first["field"], "errors": problems},
-    )
+    return invalid_fields(problems)
 
 
 async def read_model(request: Request, model: type[M], max_bytes: int) -> M:

@@ -14,7 +14,7 @@ from modelgates.models.keys import (
     KeyResponse,
     UpdateKeyRequest,
 )
-from modelgates.server.api.bodies import BodyRejected, read_model
+from modelgates.server.api.bodies import BodyRejected, invalid_fields, read_model
 from modelgates.server.api.context import AppContext, context_of
 from modelgates.server.api.responses import ModelResponse
 from modelgates.server.services import keys
@@ -100,8 +100,4 @@ def _flag(raw: str | None, name: str) -> bool:
 
 
 def _bad_query(field: str, message: str) -> BodyRejected:
-    return BodyRejected(
-        400,
-        f"Invalid request: {field}: {message}",
-        {"field": field, "errors": [{"field": field, "message": message}]},
-    )
+    return invalid_fields([{"field": field, "message": message}])

@@ -66,9 +66,10 @@ class NotFound(ServiceError):
 class TooManyRequests(ServiceError):
     status = 429
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(
-            f"Too many requests; try again in {retry_after} seconds.",
+            message or f"Too many requests; try again in {retry_after} seconds.",
             {"retry_after": retry_after},
             {"Retry-After": str(retry_after)},
         )
+        self.retry_after = retry_after

@@ -25,7 +25,7 @@ from argon2 import PasswordHasher
 
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services import secrets, users
-from modelgates.server.services.errors import InvalidInput, ServiceError
+from modelgates.server.services.errors import InvalidInput, ServiceError, TooManyRequests
 from modelgates.server.store import Store, UserRow
 
 SESSION_TTL = timedelta(days=7)
@@ -55,14 +55,13 @@ class SignInRefused(ServiceError):
         super().__init__("The email or password is not right.")
 
 
-class TooManyAttempts(ServiceError):
-    status = 429
+class TooManyAttempts(TooManyRequests):
+    """A rate limit of the pages, said in minutes for a person."""
 
     def __init__(self, retry_after: int, what: str = "sign-in attempts") -> None:
         minutes = max(1, -(-retry_after // 60))
         unit = "minute" if minutes == 1 else "minutes"
-        super().__init__(f"Too many {what}. Try again in {minutes} {unit}.")
-        self.retry_after = retry_after
+        super().__init__(retry_after, f"Too many {what}. Try again in {minutes} {unit}.")
 
 
 @dataclass(frozen=True)

@@ -243,18 +243,30 @@ async def _sign_in_page(request: Request, visitor: Visitor) -> Response:
     return _sign_in_form(visitor, next_url=next_url)
 
 
+async def _credentials(request: Request, visitor: Visitor) -> tuple[str, str, str]:
+    """The sign-in or sign-up form's destination, e-mail and password, once its CSRF token
+    checks out."""
+    form = await read_form(request, visitor.ctx.settings.max_body_bytes)
+    visitor.check_browser_form(form)
+    return safe_next(form.get("next")), form.get("email", "")[:320], form.get("password", "")
+
+
+def _signed_in(visitor: Visitor, session: sessions.Session, next_url: str) -> Response:
+    visitor.stale_session = False
+    response = redirect(visitor, visitor.root + next_url)
+    set_session(visitor, response, session)
+    return response
+
+
 async def _sign_in(request: Request, visitor: Visitor) -> Response:
     ctx = visitor.ctx
-    form = await read_form(request, ctx.settings.max_body_bytes)
-    visitor.check_browser_form(form)
-    next_url = safe_next(form.get("next"))
-    email = form.get("email", "")[:320]
+    next_url, email, password = await _credentials(request, visitor)
     try:
         session = await sessions.sign_in(
             ctx.store,
             ctx.limiter,
             email=email,
-            password=form.get("password", ""),
+            password=password,
             client_address=visitor.client_address,
             now=ctx.now(),
         )
@@ -269,12 +281,9 @@ async def _sign_in(request: Request, visitor: Visitor) -> Response:
             status=429,
             email=email,
             error=limited.message,
-            headers={"Retry-After": str(limited.retry_after)},
+            headers=limited.headers,
         )
-    visitor.stale_session = False
-    response = redirect(visitor, visitor.root + next_url)
-    set_session(visitor, response, session)
-    return response
+    return _signed_in(visitor, session, next_url)
 
 
 def _sign_up_form(
@@ -313,16 +322,13 @@ async def _sign_up_page(request: Request, visitor: Visitor) -> Response:
 async def _sign_up(request: Request, visitor: Visitor) -> Response:
     _require_signup(visitor)
     ctx = visitor.ctx
-    form = await read_form(request, ctx.settings.max_body_bytes)
-    visitor.check_browser_form(form)
-    next_url = safe_next(form.get("next"))
-    email = form.get("email", "")[:320]
+    next_url, email, password = await _credentials(request, visitor)
     try:
         session = await sessions.sign_up(
             ctx.store,
             ctx.limiter,
             email=email,
-            password=form.get("password", ""),
+            password=password,
             client_address=visitor.client_address,
             now=ctx.now(),
         )
@@ -345,12 +351,9 @@ async def _sign_up(request: Request, visitor: Visitor) -> Response:
             status=429,
             email=email,
             error=limited.message,
-            headers={"Retry-After": str(limited.retry_after)},
+            headers=limited.headers,
         )
-    visitor.stale_session = False
-    response = redirect(visitor, visitor.root + next_url)
-    set_session(visitor, response, session)
-    return response
+    return _signed_in(visitor, session, next_url)
 
 
 async def _sign_out(request: Request, visitor: Visitor) -> Response:

@@ -21,7 +21,7 @@ from typing import Any
 
 _CODE_COLUMNS = (
     "id, code_hash, user_id, app_id, callback_url, code_challenge, code_challenge_method, "
-    "pending_challenge, limit_micros, usage_limit_type, key_label, key_expires_at, created_at, "
+    "limit_micros, usage_limit_type, key_label, key_expires_at, created_at, "
     "expires_at, failed_attempts, spent_at, key_id, sealed_key"
 )
 _KEY_COLUMNS = (
@@ -89,7 +89,7 @@ async def capture_exchange(database_url: str, body: dict[str, str]) -> list[str]
     store = Store.open(database_url, pool_size=1)
     seen: list[str] = []
     event.listen(
-        store.engine.sync_engine,
+        store.engine,
         "before_cursor_execute",
         lambda _c, _cur, statement, *_rest: seen.append(statement),
     )

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -187,7 +188,7 @@ class ModelGates(Contender):
 
         from modelgates.server.store.database import normalize_url
 
-        return create_engine(normalize_url(self.database_url, asynchronous=False))
+        return create_engine(normalize_url(self.database_url))
 
     def _insert_codes(self, rows: list[dict[str, Any]]) -> None:
         from sqlalchemy import insert
@@ -217,8 +218,7 @@ async def _service_made_code(database_url: str) -> dict[str, Any]:
 
     store = Store.open(database_url, pool_size=1)
     try:
-        async with store.engine.connect() as conn:
-            user_id = (await conn.execute(select(users.c.id))).scalar_one()
+        user_id = await store.run(lambda tx: tx.connection.execute(select(users.c.id)).scalar_one())
         callback = "https://app.example/cb"
         request = CreateAuthCodeRequest(
             callback_url=callback,
@@ -232,9 +232,8 @@ async def _service_made_code(database_url: str) -> dict[str, Any]:
         created = await codes.create_code(
             store, user_id=user_id, request=request, app=app, now=now, ttl=timedelta(minutes=10)
         )
-        async with store.engine.connect() as conn:
-            query = select(auth_codes).where(auth_codes.c.code_hash == sha256_hex(created.code))
-            row = dict((await conn.execute(query)).mappings().one())
+        query = select(auth_codes).where(auth_codes.c.code_hash == sha256_hex(created.code))
+        row = await store.run(lambda tx: dict(tx.connection.execute(query).mappings().one()))
     finally:
         await store.close()
     row.pop("id")
@@ -449,6 +448,8 @@ def main() -> None:
         "--ab", type=Path, metavar="DIR", help="also serve this copy of src/ (a proposed change)"
     )
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/exchange.py needs wrk: apt-get install -y wrk")
     if args.quick:
         args.rounds, args.seconds = 2, 3.0
     args.floor_seconds = 1.0 if args.quick else 2.0

@@ -227,7 +227,8 @@ def account(live_server: LiveServer) -> Account:
 
 def table_counts(database_url: str) -> dict[str, int]:
     async def count(store: Store) -> dict[str, int]:
-        async with store.begin() as tx:
-            return {t: await tx.count(t) for t in ("users", "apps", "api_keys", "auth_codes")}
+        return await store.run(
+            lambda tx: {t: tx.count(t) for t in ("users", "apps", "api_keys", "auth_codes")}
+        )
 
     return run(count, database_url)

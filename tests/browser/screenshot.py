@@ -39,8 +39,9 @@ def main(target: str) -> None:
 
     async def record_app() -> None:
         store = Store.open(database_url)
-        async with store.begin() as tx:
-            await tx.upsert_app(app.origin, app.title, app.default_title, None, utcnow())
+        await store.run(
+            lambda tx: tx.upsert_app(app.origin, app.title, app.default_title, None, utcnow())
+        )
         await store.close()
 
     asyncio.run(record_app())

@@ -128,18 +128,20 @@ def test_sigkill_mid_load_loses_and_duplicates_nothing(new_database: Callable[[s
 
             from modelgates.server.store.tables import api_keys, auth_codes
 
-            async with store.engine.connect() as connection:
-                keys_made = await connection.scalar(
+            def count(tx: Any) -> dict[str, Any]:
+                keys_made = tx.connection.scalar(
                     select(func.count())
                     .select_from(api_keys)
                     .where(api_keys.c.user_id == user_id, api_keys.c.app_id.is_not(None))
                 )
-                spent = await connection.scalar(
+                spent = tx.connection.scalar(
                     select(func.count())
                     .select_from(auth_codes)
                     .where(auth_codes.c.user_id == user_id, auth_codes.c.key_id.is_not(None))
                 )
-            return {"keys": keys_made, "spent": spent}
+                return {"keys": keys_made, "spent": spent}
+
+            return await store.run(count)
 
         # One key per code: no code issued two keys, none issued a key nobody received.
         assert run(issued, database_url) == {"keys": CODES, "spent": CODES}

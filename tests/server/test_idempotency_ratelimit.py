@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -112,9 +113,11 @@ def test_stored_answer_is_sealed(live_server: LiveServer, account: Account) -> N
 
         from modelgates.server.store.tables import idempotency_records
 
-        async with store.engine.connect() as connection:  # type: ignore[attr-defined]
-            result = await connection.execute(select(idempotency_records.c.sealed_response))
+        def read(tx: Any) -> list[bytes]:
+            result = tx.connection.execute(select(idempotency_records.c.sealed_response))
             return [row[0] for row in result if row[0] is not None]
+
+        return await store.run(read)  # type: ignore[attr-defined,no-any-return]
 
     blobs = run(sealed, live_server.database_url)
     assert blobs and all(code.encode() not in blob for blob in blobs)

@@ -255,9 +255,11 @@ def test_expired_key_is_refused_everywhere(live_server: LiveServer) -> None:
     own = new_account(live_server.database_url, management=True)
 
     async def shorten(store: Any) -> None:
-        async with store.begin() as tx:
-            row = await tx.key_by_hash(own.key_hash)
-            await tx.update_key(row.id, expires_at=utcnow() - timedelta(seconds=1))
+        def expire(tx: Any) -> None:
+            row = tx.key_by_hash(own.key_hash)
+            tx.update_key(row.id, expires_at=utcnow() - timedelta(seconds=1))
+
+        await store.run(expire)
 
     run(shorten, live_server.database_url)
     for method, path in [

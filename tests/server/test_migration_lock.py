@@ -61,7 +61,7 @@ def migration_lock_held(database_url: str) -> Iterator[Callable[[], bool]]:
 
 
 def version_rows(database_url: str) -> list[str]:
-    engine = create_engine(normalize_url(database_url, asynchronous=False))
+    engine = create_engine(normalize_url(database_url))
     try:
         with engine.connect() as connection:
             return [row[0] for row in connection.execute(text("SELECT * FROM alembic_version"))]

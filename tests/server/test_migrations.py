@@ -14,7 +14,7 @@ from modelgates.server.store.tables import metadata
 
 
 def test_migrated_database_matches_the_tables(database_url: str) -> None:
-    engine = create_engine(normalize_url(database_url, asynchronous=False))
+    engine = create_engine(normalize_url(database_url))
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -36,7 +36,7 @@ def serving(database_url: str, **settings: Any) -> Iterator[httpx.Client]:
 
 
 def _set_revision(database_url: str, revision: str) -> None:
-    engine = create_engine(normalize_url(database_url, asynchronous=False))
+    engine = create_engine(normalize_url(database_url))
     try:
         with engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})

@@ -218,9 +218,8 @@ async def _exchange_concurrently(
 
 def _code_row(database_url: str, code: str) -> CodeRow:
     async def read(store: Any) -> CodeRow | None:
-        async with store.begin() as tx:
-            row: CodeRow | None = await tx.code_by_hash(sha256_hex(code))
-            return row
+        row: CodeRow | None = await store.run(lambda tx: tx.code_by_hash(sha256_hex(code)))
+        return row
 
     row = run(read, database_url)
     assert row is not None

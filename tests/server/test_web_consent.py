@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -398,9 +399,12 @@ def test_signing_in_sets_an_http_only_lax_session_cookie_and_goes_back_to_the_re
     async def stored(store: object) -> list[str]:
         from sqlalchemy import text
 
-        async with store.engine.connect() as connection:  # type: ignore[attr-defined]
-            rows = await connection.execute(text("SELECT token_hash FROM sessions"))
-            return [row[0] for row in rows]
+        def read(tx: Any) -> list[str]:
+            return [
+                row[0] for row in tx.connection.execute(text("SELECT token_hash FROM sessions"))
+            ]
+
+        return await store.run(read)  # type: ignore[attr-defined,no-any-return]
 
     hashes = run(stored, live_server.database_url)
     assert secrets.sha256_hex(token) in hashes

@@ -12,7 +12,7 @@ from datetime import datetime
 from modelgates.models.keys import KeyRecord
 from modelgates.server.services import keys
 from modelgates.server.services.errors import InvalidInput, NotFound
-from modelgates.server.store import AppRow, KeyRow, Store
+from modelgates.server.store import AppRow, KeyRow, Store, Transaction
 
 MAX_KEY_NAME_LENGTH = 100
 
@@ -43,9 +43,12 @@ class Overview:
 
 async def overview(store: Store, user_id: str, now: datetime) -> Overview:
     """The user's unrevoked keys, newest first, and the apps that hold any of them."""
-    async with store.begin() as tx:
-        rows = [row for row in await tx.keys_of_user(user_id) if row.revoked_at is None]
-        held_by = await tx.apps_by_ids([row.app_id for row in rows if row.app_id is not None])
+
+    def read(tx: Transaction) -> tuple[list[KeyRow], dict[int, AppRow]]:
+        rows = [row for row in tx.keys_of_user(user_id) if row.revoked_at is None]
+        return rows, tx.apps_by_ids([row.app_id for row in rows if row.app_id is not None])
+
+    rows, held_by = await store.run(read)
     views = [
         KeyView(
             hash=row.hash,
@@ -74,17 +77,19 @@ def _status(row: KeyRow, now: datetime) -> str:
 
 async def revoke_key(store: Store, user_id: str, key_hash: str, now: datetime) -> KeyRow:
     """Revoke one of the user's keys by its public id."""
-    async with store.begin() as tx:
-        row = await tx.key_by_hash(key_hash)
-        if row is None or row.user_id != user_id or not await tx.revoke_key(row.id, now):
+
+    def revoke(tx: Transaction) -> KeyRow:
+        row = tx.key_by_hash(key_hash)
+        if row is None or row.user_id != user_id or not tx.revoke_key(row.id, now):
             raise NotFound("No such key.")
-    return row
+        return row
+
+    return await store.run(revoke)
 
 
 async def revoke_app(store: Store, user_id: str, app_id: int, now: datetime) -> int:
     """Revoke every key of the user's that the app holds; how many."""
-    async with store.begin() as tx:
-        revoked = await tx.revoke_app_keys(user_id, app_id, now)
+    revoked = await store.run(lambda tx: tx.revoke_app_keys(user_id, app_id, now))
     if revoked == 0:
         raise NotFound("No app of yours with that id holds a key.")
     return revoked
@@ -97,7 +102,6 @@ async def create_management_key(
     name = name.strip()
     if not 1 <= len(name) <= MAX_KEY_NAME_LENGTH or not name.isprintable():
         raise InvalidInput("name", f"must be 1 to {MAX_KEY_NAME_LENGTH} printable characters")
-    async with store.begin() as tx:
-        return await keys.insert_new_key(
-            tx, user_id=user_id, label=name, now=now, is_management=True
-        )
+    return await store.run(
+        lambda tx: keys.insert_new_key(tx, user_id=user_id, label=name, now=now, is_management=True)
+    )

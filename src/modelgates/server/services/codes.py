@@ -82,18 +82,17 @@ async def create_code(
     if request.expires_at is not None and request.expires_at <= now:
         raise InvalidInput("expires_at", "must be in the future")
     code = secrets.new_code()
-    async with store.begin() as tx:
+
+    def create(tx: Transaction) -> CreatedCode:
         if idempotency is not None:
-            replay = await _claim(tx, idempotency, user_id, _fingerprint(request, app), now, ttl)
+            replay = _claim(tx, idempotency, user_id, _fingerprint(request, app), now, ttl)
             if replay is not None:
                 return replay
-        app_id = await tx.upsert_app(app.origin, app.title, app.default_title, app.categories, now)
+        app_id = tx.upsert_app(app.origin, app.title, app.default_title, app.categories, now)
         if request.code_challenge is not None:
-            await tx.release_stale_challenge(
-                user_id, request.code_challenge, now, MAX_FAILED_ATTEMPTS
-            )
+            tx.release_stale_challenge(user_id, request.code_challenge, now, MAX_FAILED_ATTEMPTS)
         try:
-            row = await tx.insert_code(
+            row = tx.insert_code(
                 code_hash=secrets.sha256_hex(code),
                 user_id=user_id,
                 app_id=app_id,
@@ -121,8 +120,8 @@ async def create_code(
             sealed = sealing.seal_with_secret(
                 _encode(created), idempotency.secret, f"{user_id}:{key_hash}"
             )
-            await tx.settle_idempotency_key(user_id, key_hash, sealed)
-        await tx.audit(
+            tx.settle_idempotency_key(user_id, key_hash, sealed)
+        tx.audit(
             "code_created",
             now,
             user_id=user_id,
@@ -130,10 +129,12 @@ async def create_code(
             code_id=row.id,
             client_address=client_address,
         )
-    return created
+        return created
+
+    return await store.run(create)
 
 
-async def _claim(
+def _claim(
     tx: Transaction,
     idempotency: Idempotency,
     user_id: str,
@@ -143,7 +144,7 @@ async def _claim(
 ) -> CreatedCode | None:
     """None when this request may go ahead; the first answer when it repeats one."""
     key_hash = secrets.sha256_hex(idempotency.key)
-    held = await tx.claim_idempotency_key(user_id, key_hash, fingerprint, now, now + ttl)
+    held = tx.claim_idempotency_key(user_id, key_hash, fingerprint, now, now + ttl)
     if held is None:
         return None
     if held.fingerprint != fingerprint:
@@ -202,9 +203,10 @@ async def exchange(
     client_address: str | None = None,
 ) -> Exchanged:
     """Spend a code for an API key, or raise :class:`CodeRejected`."""
-    async with store.begin() as tx:
-        audit = _Audit(tx, now, client_address)
-        exchanged = await _spend(tx, audit, secrets.sha256_hex(request.code), request, now)
+    code_hash = secrets.sha256_hex(request.code)
+    exchanged = await store.run(
+        lambda tx: _spend(tx, _Audit(tx, now, client_address), code_hash, request, now)
+    )
     # Refusals commit too: a counted wrong verifier, a key revoked on replay and the audit
     # events that say so must stick.
     if exchanged is None:
@@ -218,47 +220,47 @@ class _Audit:
     def __init__(self, tx: Transaction, now: datetime, client_address: str | None) -> None:
         self._tx, self._now, self._client = tx, now, client_address
 
-    async def __call__(self, event: str, code: CodeRow | None, **fields: Any) -> None:
+    def __call__(self, event: str, code: CodeRow | None, **fields: Any) -> None:
         if code is not None:
             fields.update(user_id=code.user_id, app_id=code.app_id, code_id=code.id)
-        await self._tx.audit(event, self._now, client_address=self._client, **fields)
+        self._tx.audit(event, self._now, client_address=self._client, **fields)
 
 
-async def _spend(
+def _spend(
     tx: Transaction,
     audit: _Audit,
     code_hash: str,
     request: ExchangeAuthCodeRequest,
     now: datetime,
 ) -> Exchanged | None:
-    code = await tx.code_by_hash(code_hash)
+    code = tx.code_by_hash(code_hash)
     if code is None:
-        await audit("code_rejected", None, detail="unknown code")
+        audit("code_rejected", None, detail="unknown code")
         return None
     if code.spent_at is None:
         if not _can_still_be_spent(code, now):
             expired = code.expires_at <= now
-            await audit("code_rejected", code, detail="expired" if expired else "burnt")
+            audit("code_rejected", code, detail="expired" if expired else "burnt")
             return None
         if not _presentation_matches(code, request):
-            await tx.count_failed_attempt(code.id, MAX_FAILED_ATTEMPTS)
+            tx.count_failed_attempt(code.id, MAX_FAILED_ATTEMPTS)
             attempts = code.failed_attempts + 1
             burnt = attempts >= MAX_FAILED_ATTEMPTS
-            await audit(
+            audit(
                 "code_burnt" if burnt else "verifier_rejected", code, detail=f"attempt {attempts}"
             )
             return None
-        if await tx.claim_code(code.id, now, MAX_FAILED_ATTEMPTS):
-            exchanged, key_hash = await _issue(tx, code, request, now)
-            await audit("key_issued", code, key_hash=key_hash)
+        if tx.claim_code(code.id, now, MAX_FAILED_ATTEMPTS):
+            exchanged, key_hash = _issue(tx, code, request, now)
+            audit("key_issued", code, key_hash=key_hash)
             return exchanged
         # Something changed it between our read and our claim: most often another request spent
         # it, and this one is answered as a retry of that.
-        code = await tx.code_by_hash(code_hash)
+        code = tx.code_by_hash(code_hash)
         if code is None or code.spent_at is None:
-            await audit("code_rejected", code, detail="lost a race to a refusal")
+            audit("code_rejected", code, detail="lost a race to a refusal")
             return None
-    return await _answer_spent(tx, audit, code, request, now)
+    return _answer_spent(tx, audit, code, request, now)
 
 
 def _can_still_be_spent(code: CodeRow, now: datetime) -> bool:
@@ -277,12 +279,12 @@ def _presentation_matches(code: CodeRow, request: ExchangeAuthCodeRequest) -> bo
     return pkce.verify(request.code_verifier, code.code_challenge, method)  # type: ignore[arg-type]
 
 
-async def _issue(
+def _issue(
     tx: Transaction, code: CodeRow, request: ExchangeAuthCodeRequest, now: datetime
 ) -> tuple[Exchanged, str]:
-    app = await tx.app_by_id(code.app_id)
+    app = tx.app_by_id(code.app_id)
     assert app is not None
-    issued = await keys.insert_new_key(
+    issued = keys.insert_new_key(
         tx,
         user_id=code.user_id,
         app_id=code.app_id,
@@ -295,11 +297,11 @@ async def _issue(
     sealed = None
     if code.code_challenge_method == "S256" and request.code_verifier is not None:
         sealed = sealing.seal(issued.key, request.code_verifier, code.code_hash)
-    await tx.attach_key(code.id, issued.row.id, sealed)
+    tx.attach_key(code.id, issued.row.id, sealed)
     return Exchanged(key=issued.key, user_id=code.user_id), issued.row.hash
 
 
-async def _answer_spent(
+def _answer_spent(
     tx: Transaction,
     audit: _Audit,
     code: CodeRow,
@@ -318,23 +320,24 @@ async def _answer_spent(
             and _presentation_matches(code, request)
         ):
             key = sealing.unseal(code.sealed_key, request.code_verifier, code.code_hash)
-            row = await tx.key_by_id(code.key_id)
+            row = tx.key_by_id(code.key_id)
         if key is None or row is None or not row.is_live(now):
-            await audit("replay_refused", code)
+            audit("replay_refused", code)
             return None
-        await audit("exchange_retried", code, key_hash=row.hash)
+        audit("exchange_retried", code, key_hash=row.hash)
         return Exchanged(key=key, user_id=code.user_id)
     if code.key_id is not None:
-        revoked = await tx.key_by_id(code.key_id)
-        if await tx.revoke_key(code.key_id, now):
-            await audit("key_revoked_by_replay", code, key_hash=revoked.hash if revoked else None)
+        revoked = tx.key_by_id(code.key_id)
+        if tx.revoke_key(code.key_id, now):
+            audit("key_revoked_by_replay", code, key_hash=revoked.hash if revoked else None)
             return None
-    await audit("replay_refused", code)
+    audit("replay_refused", code)
     return None
 
 
 async def forget_expired_secrets(store: Store, now: datetime) -> int:
     """Drop what expired codes no longer need: sealed keys, pending challenges and the stored
     idempotent answers that hold them."""
-    async with store.begin() as tx:
-        return await tx.forget_expired_secrets(now) + await tx.forget_expired_idempotency(now)
+    return await store.run(
+        lambda tx: tx.forget_expired_secrets(now) + tx.forget_expired_idempotency(now)
+    )

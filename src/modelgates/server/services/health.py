@@ -61,7 +61,7 @@ async def readiness(
 ) -> Readiness:
     """Check the database (and Redis when configured) concurrently, each within ``timeout``."""
     database, redis = await asyncio.gather(
-        _bounded(schema_state(store.engine), timeout, "database"),
+        _bounded(schema_state(store), timeout, "database"),
         _bounded(limiter.check_storage(), timeout, "redis") if redis_configured else _none(),
     )
     checks = {

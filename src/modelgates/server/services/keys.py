@@ -30,7 +30,7 @@ class IssuedKey:
     row: KeyRow
 
 
-async def insert_new_key(
+def insert_new_key(
     tx: Transaction,
     *,
     user_id: str,
@@ -43,7 +43,7 @@ async def insert_new_key(
     expires_at: datetime | None = None,
 ) -> IssuedKey:
     key = secrets.new_api_key()
-    row = await tx.insert_key(
+    row = tx.insert_key(
         hash=secrets.sha256_hex(key),
         user_id=user_id,
         app_id=app_id,
@@ -85,11 +85,12 @@ async def create_key_for_user(
     if limit_reset not in (None, "daily", "weekly", "monthly"):
         raise InvalidInput("limit_reset", "must be daily, weekly or monthly")
     _check_future(expires_at, now)
-    async with store.begin() as tx:
-        user = await tx.user_by_email(email.strip().lower())
+
+    def create(tx: Transaction) -> IssuedKey:
+        user = tx.user_by_email(email.strip().lower())
         if user is None:
             raise NotFound(f"no user with e-mail {email}")
-        return await insert_new_key(
+        return insert_new_key(
             tx,
             user_id=user.id,
             label=name,
@@ -100,6 +101,8 @@ async def create_key_for_user(
             expires_at=expires_at,
         )
 
+    return await store.run(create)
+
 
 async def authenticate(store: Store, authorization: str | None, now: datetime) -> KeyRow:
     """The live key named by an ``Authorization: Bearer`` header, else Unauthenticated."""
@@ -109,8 +112,8 @@ async def authenticate(store: Store, authorization: str | None, now: datetime) -
     token = token.strip()
     if scheme.lower() != "bearer" or not secrets.looks_like_api_key(token):
         raise Unauthenticated("The API key is missing or malformed.")
-    async with store.begin() as tx:
-        row = await tx.key_by_hash(secrets.sha256_hex(token))
+    key_hash = secrets.sha256_hex(token)
+    row = await store.run(lambda tx: tx.key_by_hash(key_hash))
     if row is None or not row.is_live(now):
         raise Unauthenticated("The API key is unknown, revoked, disabled or expired.")
     return row
@@ -149,11 +152,12 @@ def _record_fields(row: KeyRow, now: datetime) -> dict[str, Any]:
 
 async def revoke_self(store: Store, row: KeyRow, now: datetime) -> None:
     """A key revokes itself (an app signing out)."""
-    async with store.begin() as tx:
-        if await tx.revoke_key(row.id, now):
-            await tx.audit(
-                "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="self"
-            )
+
+    def revoke(tx: Transaction) -> None:
+        if tx.revoke_key(row.id, now):
+            tx.audit("key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="self")
+
+    await store.run(revoke)
 
 
 # --- the management API: a user's management key over that user's keys ----------------------
@@ -169,10 +173,11 @@ def require_management(caller: KeyRow) -> None:
 async def list_managed(
     store: Store, caller: KeyRow, *, offset: int, include_disabled: bool, now: datetime
 ) -> list[ManagedKey]:
-    async with store.begin() as tx:
-        rows = await tx.user_keys_page(
+    rows = await store.run(
+        lambda tx: tx.user_keys_page(
             caller.user_id, offset=offset, limit=PAGE_SIZE, include_disabled=include_disabled
         )
+    )
     return [managed_of(row, now) for row in rows]
 
 
@@ -181,8 +186,8 @@ async def create_managed(
 ) -> tuple[str, ManagedKey]:
     """A new key for the caller's user: the secret (shown once) and its record."""
     _check_future(request.expires_at, now)
-    async with store.begin() as tx:
-        issued = await insert_new_key(
+    issued = await store.run(
+        lambda tx: insert_new_key(
             tx,
             user_id=caller.user_id,
             label=request.name,
@@ -191,12 +196,12 @@ async def create_managed(
             limit_reset=request.limit_reset,
             expires_at=request.expires_at,
         )
+    )
     return issued.key, managed_of(issued.row, now)
 
 
 async def get_managed(store: Store, caller: KeyRow, key_hash: str, now: datetime) -> ManagedKey:
-    async with store.begin() as tx:
-        row = await _owned(tx, caller, key_hash)
+    row = await store.run(lambda tx: _owned(tx, caller, key_hash))
     return managed_of(row, now)
 
 
@@ -219,32 +224,38 @@ async def update_managed(
         changes["limit_micros"] = None if request.limit is None else money.to_micros(request.limit)
     if "limit_reset" in given:
         changes["limit_reset"] = request.limit_reset
-    async with store.begin() as tx:
-        row = await _owned(tx, caller, key_hash)
-        if changes:
-            updated = await tx.update_key(row.id, **changes)
-            assert updated is not None  # _owned found it unrevoked in this transaction
-            row = updated
-    return managed_of(row, now)
+
+    def update(tx: Transaction) -> KeyRow:
+        row = _owned(tx, caller, key_hash)
+        if not changes:
+            return row
+        updated = tx.update_key(row.id, **changes)
+        assert updated is not None  # _owned found it unrevoked in this transaction
+        return updated
+
+    return managed_of(await store.run(update), now)
 
 
 async def delete_managed(store: Store, caller: KeyRow, key_hash: str, now: datetime) -> None:
     """Delete (revoke) one of the caller's user's keys. Deleting it again answers the same, so a
     client whose first answer was lost may retry; another user's key is NotFound either way."""
-    async with store.begin() as tx:
-        row = await tx.key_by_hash(key_hash)
+
+    def delete(tx: Transaction) -> None:
+        row = tx.key_by_hash(key_hash)
         if row is None or row.user_id != caller.user_id:
             raise NotFound("No such key.")
-        if await tx.revoke_key(row.id, now):
-            await tx.audit(
+        if tx.revoke_key(row.id, now):
+            tx.audit(
                 "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="management"
             )
 
+    await store.run(delete)
 
-async def _owned(tx: Transaction, caller: KeyRow, key_hash: str) -> KeyRow:
+
+def _owned(tx: Transaction, caller: KeyRow, key_hash: str) -> KeyRow:
     """The caller's user's unrevoked key with this hash. Anything else, including another user's
     key, is NotFound: never 403, which would confirm that the key exists."""
-    row = await tx.key_by_hash(key_hash)
+    row = tx.key_by_hash(key_hash)
     if row is None or row.user_id != caller.user_id or row.revoked_at is not None:
         raise NotFound("No such key.")
     return row
@@ -256,31 +267,38 @@ def _check_future(expires_at: datetime | None, now: datetime) -> None:
 
 
 async def list_keys(store: Store, email: str) -> list[KeyRow]:
-    async with store.begin() as tx:
-        user = await tx.user_by_email(email.strip().lower())
+
+    def find(tx: Transaction) -> list[KeyRow]:
+        user = tx.user_by_email(email.strip().lower())
         if user is None:
             raise NotFound(f"no user with e-mail {email}")
-        return list(await tx.keys_of_user(user.id))
+        return list(tx.keys_of_user(user.id))
+
+    return await store.run(find)
 
 
 async def set_disabled(store: Store, key_hash: str, disabled: bool) -> None:
     """Disable or enable a key by its public id (the CLI's ``keys disable|enable``)."""
-    async with store.begin() as tx:
-        row = await tx.key_by_hash(key_hash.strip().lower())
+
+    def change(tx: Transaction) -> None:
+        row = tx.key_by_hash(key_hash.strip().lower())
         if row is None or row.revoked_at is not None:
             raise NotFound("no such key (or it was revoked)")
-        await tx.update_key(row.id, disabled=disabled)
+        tx.update_key(row.id, disabled=disabled)
+
+    await store.run(change)
 
 
 async def revoke_by_hash(store: Store, key_hash: str, now: datetime) -> bool:
     """Revoke a key by its public id; False when it was already revoked."""
-    async with store.begin() as tx:
-        row = await tx.key_by_hash(key_hash.strip().lower())
+
+    def revoke(tx: Transaction) -> bool:
+        row = tx.key_by_hash(key_hash.strip().lower())
         if row is None:
             raise NotFound("no key with that hash")
-        revoked = await tx.revoke_key(row.id, now)
+        revoked = tx.revoke_key(row.id, now)
         if revoked:
-            await tx.audit(
-                "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="operator"
-            )
+            tx.audit("key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="operator")
         return revoked
+
+    return await store.run(revoke)

@@ -26,7 +26,7 @@ from argon2 import PasswordHasher
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services import secrets, users
 from modelgates.server.services.errors import InvalidInput, ServiceError, TooManyRequests
-from modelgates.server.store import Store, UserRow
+from modelgates.server.store import Store, Transaction, UserRow
 
 SESSION_TTL = timedelta(days=7)
 _CSRF_CONTEXT = b"modelgates csrf v1"
@@ -140,14 +140,15 @@ async def _audit_failure(
     store: Store, now: datetime, client_address: str, reason: str, user: UserRow | None = None
 ) -> None:
     # The e-mail typed is not recorded: it may be a password typed in the wrong field.
-    async with store.begin() as tx:
-        await tx.audit(
+    await store.run(
+        lambda tx: tx.audit(
             "sign_in_failed",
             now,
             user_id=user.id if user else None,
             client_address=client_address,
             detail=reason,
         )
+    )
 
 
 def _verify(user: UserRow | None, password: str) -> bool:
@@ -180,14 +181,17 @@ async def sign_up(
 async def start_session(store: Store, user: UserRow, now: datetime) -> Session:
     token = new_session_token()
     expires_at = now + SESSION_TTL
-    async with store.begin() as tx:
-        await tx.delete_expired_sessions(user.id, now)
-        await tx.insert_session(
+
+    def start(tx: Transaction) -> None:
+        tx.delete_expired_sessions(user.id, now)
+        tx.insert_session(
             token_hash=secrets.sha256_hex(token),
             user_id=user.id,
             created_at=now,
             expires_at=expires_at,
         )
+
+    await store.run(start)
     return Session(token=token, user=user, expires_at=expires_at)
 
 
@@ -195,13 +199,13 @@ async def user_of(store: Store, token: str | None, now: datetime) -> UserRow | N
     """The user a session cookie signs in, or None (no cookie, unknown or expired session)."""
     if not token or len(token) > 100:
         return None
-    async with store.begin() as tx:
-        return await tx.user_of_session(secrets.sha256_hex(token), now)
+    token_hash = secrets.sha256_hex(token)
+    return await store.run(lambda tx: tx.user_of_session(token_hash, now))
 
 
 async def sign_out(store: Store, token: str | None) -> None:
     """End the session (server-side: the cookie stops working even if it was copied)."""
     if not token or len(token) > 100:
         return
-    async with store.begin() as tx:
-        await tx.delete_session(secrets.sha256_hex(token))
+    token_hash = secrets.sha256_hex(token)
+    await store.run(lambda tx: tx.delete_session(token_hash))

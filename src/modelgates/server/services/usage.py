@@ -19,7 +19,7 @@ from modelgates.server.services.errors import (
     PaymentRequired,
     Unauthenticated,
 )
-from modelgates.server.store import ChargeRow, ServiceTokenRow, Store
+from modelgates.server.store import ChargeRow, ServiceTokenRow, Store, Transaction
 from modelgates.server.store.database import DuplicateError
 
 
@@ -28,10 +28,12 @@ async def create_service_token(store: Store, name: str, now: datetime) -> str:
     if not 1 <= len(name) <= 100:
         raise InvalidInput("name", "must be 1 to 100 characters")
     token = secrets.new_service_token()
-    async with store.begin() as tx:
-        await tx.insert_service_token(
-            token_hash=secrets.sha256_hex(token), name=name, created_at=now, revoked_at=None
+    token_hash = secrets.sha256_hex(token)
+    await store.run(
+        lambda tx: tx.insert_service_token(
+            token_hash=token_hash, name=name, created_at=now, revoked_at=None
         )
+    )
     return token
 
 
@@ -40,8 +42,8 @@ async def authenticate_service(store: Store, authorization: str | None) -> Servi
     token = token.strip()
     if scheme.lower() != "bearer" or not secrets.looks_like_service_token(token):
         raise Unauthenticated("Metering needs a service token: 'Authorization: Bearer mg-svc-…'.")
-    async with store.begin() as tx:
-        row = await tx.service_token_by_hash(secrets.sha256_hex(token))
+    token_hash = secrets.sha256_hex(token)
+    row = await store.run(lambda tx: tx.service_token_by_hash(token_hash))
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("The service token is unknown or revoked.")
     return row
@@ -53,14 +55,15 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
     charge."""
     amount = money.to_micros(request.amount)
     periods = windows.periods_at(now)
-    async with store.begin() as tx:
-        key = await tx.key_by_hash(request.key_hash)
+
+    def charge(tx: Transaction) -> UsageCharge:
+        key = tx.key_by_hash(request.key_hash)
         if key is None:
             raise NotFound("No key with that hash.")
         try:
             # The request_id is claimed first: a concurrent duplicate waits here and then finds
             # the first charge, instead of charging the key twice.
-            await tx.insert_charge(
+            tx.insert_charge(
                 request_id=request.request_id,
                 key_id=key.id,
                 amount_micros=amount,
@@ -69,7 +72,7 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
                 created_at=now,
             )
         except DuplicateError:
-            first = await tx.charge_by_request_id(request.request_id)
+            first = tx.charge_by_request_id(request.request_id)
             assert first is not None
             if first.key_id != key.id or first.amount_micros != amount:
                 raise Conflict(
@@ -77,7 +80,7 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
                     {"field": "request_id"},
                 ) from None
             return _answer(first, request.key_hash)
-        charged = await tx.charge_key(key.id, amount, now, periods.day, periods.week, periods.month)
+        charged = tx.charge_key(key.id, amount, now, periods.day, periods.week, periods.month)
         if charged is None:
             # Raising rolls the transaction back, and the request_id's claim with it.
             usage = windows.usage_of(key, now)
@@ -94,12 +97,14 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
                 },
             )
         after = windows.usage_of(charged, now)
-        recorded = await tx.settle_charge(
+        recorded = tx.settle_charge(
             request.request_id,
             usage_after_micros=after.total,
             remaining_after_micros=after.remaining,
         )
-    return _answer(recorded, request.key_hash)
+        return _answer(recorded, request.key_hash)
+
+    return await store.run(charge)
 
 
 def _answer(charge: ChargeRow, key_hash: str) -> UsageCharge:

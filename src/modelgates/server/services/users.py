@@ -35,17 +35,16 @@ async def create_user(store: Store, email: str, password: str, now: datetime) ->
         password_hash=_hasher.hash(password),
         created_at=now,
     )
-    async with store.begin() as tx:
-        try:
-            await tx.insert_user(user)
-        except DuplicateError:
-            raise Conflict(f"a user with e-mail {email} exists already") from None
+    try:
+        await store.run(lambda tx: tx.insert_user(user))
+    except DuplicateError:
+        raise Conflict(f"a user with e-mail {email} exists already") from None
     return user
 
 
 async def find_user(store: Store, email: str) -> UserRow | None:
-    async with store.begin() as tx:
-        return await tx.user_by_email(normalize_email(email))
+    normalized = normalize_email(email)
+    return await store.run(lambda tx: tx.user_by_email(normalized))
 
 
 def password_matches(user: UserRow, password: str) -> bool:

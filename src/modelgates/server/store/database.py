@@ -1,18 +1,48 @@
-"""Engines, transactions and every query the services need."""
+"""Engines, transactions and every query the services need.
+
+A transaction is a plain function of a :class:`Transaction`, run whole on one of the store's
+threads (:meth:`Store.run`): one hand-off from the event loop per transaction instead of one per
+statement, on the synchronous drivers (the standard library's sqlite3, psycopg 3). On SQLite the
+write lock is then held only while the statements run, never across event-loop turns.
+The hot statements are built once, at import, with bound parameters: SQLAlchemy then finds
+their compiled form in its cache without building and hashing a new statement each time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, case, delete, event, func, insert, select, update
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler alone arbitrates between processes
+    fcntl = None  # type: ignore[assignment]
+
+import sqlalchemy.exc
+from sqlalchemy import (
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from modelgates.server.store.rows import (
     AppRow,
@@ -42,22 +72,21 @@ class DuplicateError(Exception):
     """An insert broke a unique constraint (an e-mail taken, a challenge already pending)."""
 
 
-def normalize_url(url: str, *, asynchronous: bool) -> URL:
+def normalize_url(url: str) -> URL:
     """The SQLAlchemy URL for the ordinary ``sqlite:///`` or ``postgresql://`` forms.
 
-    The drivers are ours to choose: the standard library's sqlite3 (through aiosqlite when
-    asynchronous) and psycopg 3, which does both.
+    The drivers are ours to choose: the standard library's sqlite3 and psycopg 3.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+        return parsed.set(drivername="sqlite")
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
     raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
 
-def prepare_sqlite(sync_engine: Any) -> None:
+def prepare_sqlite(engine: Engine) -> None:
     """WAL, a busy timeout and ``BEGIN IMMEDIATE`` on every SQLite connection.
 
     ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts, so two transactions never
@@ -65,7 +94,7 @@ def prepare_sqlite(sync_engine: Any) -> None:
     synchronous stays at SQLite's FULL: every commit is durable.
     """
 
-    @event.listens_for(sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -74,7 +103,7 @@ def prepare_sqlite(sync_engine: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -86,21 +115,26 @@ def create_engine_for(
     max_overflow: int = 10,
     pool_timeout: float = 10,
     connect_timeout: int = 5,
-) -> AsyncEngine:
+) -> Engine:
     """An engine; on PostgreSQL, a pool of ``pool_size`` connections (plus ``max_overflow`` under
     load) that checks each connection before lending it, so a restarted server is reconnected to
     without a restart of ours. A request waits at most ``pool_timeout`` seconds for a connection
     and ``connect_timeout`` seconds for a new one; then it fails (and the API answers 503)."""
-    sa_url = normalize_url(url, asynchronous=True)
+    sa_url = normalize_url(url)
     if sa_url.get_backend_name() == "sqlite":
         # SQLite has one writer at a time and every transaction here takes the write lock
-        # (BEGIN IMMEDIATE): one connection per process queues requests in the pool, first come
-        # first served, instead of in SQLite's busy handler, which sleeps up to 100 ms between
-        # retries (bench/exchange.py: +14 % exchanges/s, p99 under load 1.9 s instead of 3.3 s).
-        engine = create_async_engine(sa_url, pool_size=1, max_overflow=0, pool_timeout=pool_timeout)
-        prepare_sqlite(engine.sync_engine)
+        # (BEGIN IMMEDIATE): one connection per process queues requests first come first served
+        # instead of in SQLite's busy handler, which sleeps up to 100 ms between retries.
+        engine = create_engine(
+            sa_url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            connect_args={"check_same_thread": False},  # the pool lends it to one thread at a time
+        )
+        prepare_sqlite(engine)
         return engine
-    return create_async_engine(
+    return create_engine(
         sa_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -113,18 +147,89 @@ def create_engine_for(
 _R = TypeVar("_R")
 
 
+def _columns(table: Table, row_type: type[Any]) -> list[Any]:
+    """The columns of ``table`` that ``row_type`` has, in its field order: rows are built by
+    position."""
+    return [table.c[field.name] for field in fields(row_type)]
+
+
 def _to(row_type: type[_R], row: Row[Any] | None) -> _R | None:
-    if row is None:
-        return None
-    mapping = row._mapping
-    return row_type(**{f.name: mapping[f.name] for f in fields(row_type)})  # type: ignore[arg-type]
+    """A row selected with :func:`_columns` of ``row_type``, as one."""
+    return None if row is None else row_type(*row)  # type: ignore[call-arg]
+
+
+_USER = _columns(users, UserRow)
+_APP = _columns(apps, AppRow)
+_KEY = _columns(api_keys, KeyRow)
+_CODE = _columns(auth_codes, CodeRow)
+_CHARGE = _columns(usage_charges, ChargeRow)
+_SERVICE_TOKEN = _columns(service_tokens, ServiceTokenRow)
+_IDEMPOTENCY = _columns(idempotency_records, IdempotencyRow)
+_AUDIT = _columns(audit_events, AuditRow)
+
+# The statements of an exchange and of authenticating a key, built once.
+_CODE_BY_HASH = select(*_CODE).where(auth_codes.c.code_hash == bindparam("code_hash"))
+_CLAIM_CODE = (
+    update(auth_codes)
+    .where(
+        auth_codes.c.id == bindparam("code_id"),
+        auth_codes.c.spent_at.is_(None),
+        auth_codes.c.expires_at > bindparam("now"),
+        auth_codes.c.failed_attempts < bindparam("max_failures"),
+    )
+    .values(spent_at=bindparam("now"), pending_challenge=None)
+)
+_ATTACH_KEY = (
+    update(auth_codes)
+    .where(auth_codes.c.id == bindparam("code_id"))
+    .values(key_id=bindparam("key_id"), sealed_key=bindparam("sealed_key"))
+)
+_APP_BY_ID = select(*_APP).where(apps.c.id == bindparam("app_id"))
+_INSERT_KEY = insert(api_keys).returning(*_KEY)
+_KEY_BY_HASH = select(*_KEY).where(api_keys.c.hash == bindparam("key_hash"))
+_KEY_BY_ID = select(*_KEY).where(api_keys.c.id == bindparam("key_id"))
+_INSERT_AUDIT = insert(audit_events)
+
+
+class WriterLock:
+    """An OS lock on a file beside a SQLite database, held around each transaction.
+
+    SQLite lets one process write at a time; a process that finds the write lock taken polls for
+    it, sleeping 1, 2, 5 ... 100 ms between tries, so under load one process can keep the lock for
+    long stretches while another's requests wait seconds. Processes queued on ``flock`` are woken
+    the moment it is released instead. The kernel releases it when its holder dies.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        self._fd = os.open(f"{database_path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 class Store:
-    """A database: hands out transactions."""
+    """A database: runs transactions on its own threads, as many as it has connections."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        threads: int,
+        wait_timeout: float,
+        writer_lock: WriterLock | None = None,
+    ) -> None:
         self.engine = engine
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="modelgates-db")
+        self._wait_timeout = wait_timeout
+        self._writer_lock = writer_lock
 
     @classmethod
     def open(
@@ -144,48 +249,67 @@ class Store:
             pool_timeout=pool_timeout,
             connect_timeout=connect_timeout,
         )
-        return cls(engine)
+        if engine.dialect.name != "sqlite":
+            return cls(engine, threads=pool_size + max_overflow, wait_timeout=pool_timeout)
+        path = engine.url.database
+        lock = WriterLock(path) if fcntl is not None and path and path != ":memory:" else None
+        return cls(engine, threads=1, wait_timeout=pool_timeout, writer_lock=lock)
 
-    @asynccontextmanager
-    async def begin(self) -> AsyncIterator[Transaction]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self.engine.begin() as connection:
-            yield Transaction(connection)
+    async def run(self, work: Callable[[Transaction], _R]) -> _R:
+        """``work`` in one transaction, on one of the store's threads: committed when it returns,
+        rolled back if it raises. ``work`` must not touch the event loop."""
+        deadline = time.monotonic() + self._wait_timeout
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, work, deadline)
+
+    def _transaction(self, work: Callable[[Transaction], _R], deadline: float) -> _R:
+        if time.monotonic() > deadline:
+            # Queued longer than a request may wait for a connection: unavailable, as the pool
+            # says when its own wait runs out.
+            raise sqlalchemy.exc.TimeoutError("no database connection free in time")
+        with self._writer_lock.held() if self._writer_lock else nullcontext():
+            with self.engine.begin() as connection:
+                return work(Transaction(connection))
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        loop = asyncio.get_running_loop()
+        # Connections are closed on the threads that used them (sqlite3 insists).
+        await loop.run_in_executor(self._executor, self.engine.dispose)
+        self._executor.shutdown(wait=True)
+        if self._writer_lock is not None:
+            self._writer_lock.close()
 
 
 class Transaction:
     """The queries, run inside one transaction."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._c = connection
+    def __init__(self, connection: Connection) -> None:
+        self.connection = self._c = connection
 
     @property
     def dialect(self) -> str:
-        return self._c.dialect.name
+        return self.connection.dialect.name
 
     # users
 
-    async def insert_user(self, row: UserRow) -> None:
+    def insert_user(self, row: UserRow) -> None:
         try:
-            async with self._c.begin_nested():
-                await self._c.execute(insert(users).values(**_values(row)))
+            with self._c.begin_nested():
+                self._c.execute(insert(users).values(**_values(row)))
         except IntegrityError:
             raise DuplicateError("email") from None
 
-    async def user_by_email(self, email: str) -> UserRow | None:
-        result = await self._c.execute(select(users).where(users.c.email == email))
+    def user_by_email(self, email: str) -> UserRow | None:
+        result = self._c.execute(select(*_USER).where(users.c.email == email))
         return _to(UserRow, result.first())
 
-    async def user_by_id(self, user_id: str) -> UserRow | None:
-        result = await self._c.execute(select(users).where(users.c.id == user_id))
+    def user_by_id(self, user_id: str) -> UserRow | None:
+        result = self._c.execute(select(*_USER).where(users.c.id == user_id))
         return _to(UserRow, result.first())
 
     # apps
 
-    async def upsert_app(
+    def upsert_app(
         self,
         origin: str,
         title: str | None,
@@ -207,60 +331,58 @@ class Transaction:
         if categories is not None:
             changes["categories"] = statement.excluded.categories
         statement = statement.on_conflict_do_update(index_elements=["origin"], set_=changes)
-        result = await self._c.execute(statement.returning(apps.c.id))
+        result = self._c.execute(statement.returning(apps.c.id))
         return int(result.scalar_one())
 
-    async def app_by_id(self, app_id: int) -> AppRow | None:
-        result = await self._c.execute(select(apps).where(apps.c.id == app_id))
+    def app_by_id(self, app_id: int) -> AppRow | None:
+        result = self._c.execute(_APP_BY_ID, {"app_id": app_id})
         return _to(AppRow, result.first())
 
     # keys
 
-    async def insert_key(self, **values: Any) -> KeyRow:
-        result = await self._c.execute(insert(api_keys).values(**values).returning(api_keys))
+    def insert_key(self, **values: Any) -> KeyRow:
+        result = self._c.execute(_INSERT_KEY, values)
         row = _to(KeyRow, result.first())
         assert row is not None
         return row
 
-    async def key_by_hash(self, key_hash: str) -> KeyRow | None:
-        result = await self._c.execute(select(api_keys).where(api_keys.c.hash == key_hash))
+    def key_by_hash(self, key_hash: str) -> KeyRow | None:
+        result = self._c.execute(_KEY_BY_HASH, {"key_hash": key_hash})
         return _to(KeyRow, result.first())
 
-    async def key_by_id(self, key_id: int) -> KeyRow | None:
-        result = await self._c.execute(select(api_keys).where(api_keys.c.id == key_id))
+    def key_by_id(self, key_id: int) -> KeyRow | None:
+        result = self._c.execute(_KEY_BY_ID, {"key_id": key_id})
         return _to(KeyRow, result.first())
 
-    async def keys_of_user(self, user_id: str) -> Sequence[KeyRow]:
-        result = await self._c.execute(
-            select(api_keys).where(api_keys.c.user_id == user_id).order_by(api_keys.c.id)
+    def keys_of_user(self, user_id: str) -> Sequence[KeyRow]:
+        result = self._c.execute(
+            select(*_KEY).where(api_keys.c.user_id == user_id).order_by(api_keys.c.id)
         )
         return [row for r in result.all() if (row := _to(KeyRow, r)) is not None]
 
-    async def user_keys_page(
+    def user_keys_page(
         self, user_id: str, *, offset: int, limit: int, include_disabled: bool
     ) -> Sequence[KeyRow]:
         """A user's keys that are not revoked (deleted), oldest first."""
-        query = select(api_keys).where(
-            api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None)
-        )
+        query = select(*_KEY).where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
         if not include_disabled:
             query = query.where(api_keys.c.disabled.is_(False))
-        result = await self._c.execute(query.order_by(api_keys.c.id).offset(offset).limit(limit))
+        result = self._c.execute(query.order_by(api_keys.c.id).offset(offset).limit(limit))
         return [row for r in result.all() if (row := _to(KeyRow, r)) is not None]
 
-    async def update_key(self, key_id: int, **values: Any) -> KeyRow | None:
+    def update_key(self, key_id: int, **values: Any) -> KeyRow | None:
         """Change a key that is not revoked; its new row, or None."""
-        result = await self._c.execute(
+        result = self._c.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
             .values(**values)
-            .returning(api_keys)
+            .returning(*_KEY)
         )
         return _to(KeyRow, result.first())
 
-    async def revoke_key(self, key_id: int, now: datetime) -> bool:
+    def revoke_key(self, key_id: int, now: datetime) -> bool:
         """Revoke a key that is not revoked yet; whether this call did it."""
-        result = await self._c.execute(
+        result = self._c.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
@@ -269,24 +391,22 @@ class Transaction:
 
     # codes
 
-    async def insert_code(self, **values: Any) -> CodeRow:
+    def insert_code(self, **values: Any) -> CodeRow:
         """Insert a code; DuplicateError when its challenge is already pending for the user."""
         try:
-            async with self._c.begin_nested():
-                result = await self._c.execute(
-                    insert(auth_codes).values(**values).returning(auth_codes)
-                )
+            with self._c.begin_nested():
+                result = self._c.execute(insert(auth_codes).values(**values).returning(*_CODE))
+                row = _to(CodeRow, result.first())  # read before the savepoint is released
         except IntegrityError:
             raise DuplicateError("code_challenge") from None
-        row = _to(CodeRow, result.first())
         assert row is not None
         return row
 
-    async def release_stale_challenge(
+    def release_stale_challenge(
         self, user_id: str, challenge: str, now: datetime, max_failures: int
     ) -> None:
         """Let a challenge be used again once its pending code has expired or burnt."""
-        await self._c.execute(
+        self._c.execute(
             update(auth_codes)
             .where(
                 auth_codes.c.user_id == user_id,
@@ -296,52 +416,38 @@ class Transaction:
             .values(pending_challenge=None)
         )
 
-    async def code_by_hash(self, code_hash: str) -> CodeRow | None:
-        result = await self._c.execute(
-            select(auth_codes).where(auth_codes.c.code_hash == code_hash)
-        )
+    def code_by_hash(self, code_hash: str) -> CodeRow | None:
+        result = self._c.execute(_CODE_BY_HASH, {"code_hash": code_hash})
         return _to(CodeRow, result.first())
 
-    async def claim_code(self, code_id: int, now: datetime, max_failures: int) -> bool:
+    def claim_code(self, code_id: int, now: datetime, max_failures: int) -> bool:
         """Mark the code spent if it still can be: the one statement that makes spending atomic.
 
         However many transactions race here, one sees a row updated; the others see none.
         """
-        result = await self._c.execute(
-            update(auth_codes)
-            .where(
-                auth_codes.c.id == code_id,
-                auth_codes.c.spent_at.is_(None),
-                auth_codes.c.expires_at > now,
-                auth_codes.c.failed_attempts < max_failures,
-            )
-            .values(spent_at=now, pending_challenge=None)
-        )
-        return result.rowcount == 1
+        params = {"code_id": code_id, "now": now, "max_failures": max_failures}
+        return self._c.execute(_CLAIM_CODE, params).rowcount == 1
 
-    async def attach_key(self, code_id: int, key_id: int, sealed_key: bytes | None) -> None:
-        await self._c.execute(
-            update(auth_codes)
-            .where(auth_codes.c.id == code_id)
-            .values(key_id=key_id, sealed_key=sealed_key)
-        )
+    def attach_key(self, code_id: int, key_id: int, sealed_key: bytes | None) -> None:
+        params = {"code_id": code_id, "key_id": key_id, "sealed_key": sealed_key}
+        self._c.execute(_ATTACH_KEY, params)
 
-    async def count_failed_attempt(self, code_id: int, max_failures: int) -> None:
+    def count_failed_attempt(self, code_id: int, max_failures: int) -> None:
         """One more wrong verifier; the code stops being pending once it has had too many."""
-        await self._c.execute(
+        self._c.execute(
             update(auth_codes)
             .where(auth_codes.c.id == code_id, auth_codes.c.spent_at.is_(None))
             .values(failed_attempts=auth_codes.c.failed_attempts + 1)
         )
-        await self._c.execute(
+        self._c.execute(
             update(auth_codes)
             .where(auth_codes.c.id == code_id, auth_codes.c.failed_attempts >= max_failures)
             .values(pending_challenge=None)
         )
 
-    async def forget_expired_secrets(self, now: datetime) -> int:
+    def forget_expired_secrets(self, now: datetime) -> int:
         """Drop the sealed keys and pending challenges of codes past their lifetime."""
-        result = await self._c.execute(
+        result = self._c.execute(
             update(auth_codes)
             .where(
                 auth_codes.c.expires_at <= now,
@@ -353,10 +459,10 @@ class Transaction:
 
     # sessions (the consent and account pages)
 
-    async def insert_session(
+    def insert_session(
         self, *, token_hash: str, user_id: str, created_at: datetime, expires_at: datetime
     ) -> None:
-        await self._c.execute(
+        self._c.execute(
             insert(sessions).values(
                 token_hash=token_hash,
                 user_id=user_id,
@@ -365,36 +471,36 @@ class Transaction:
             )
         )
 
-    async def user_of_session(self, token_hash: str, now: datetime) -> UserRow | None:
+    def user_of_session(self, token_hash: str, now: datetime) -> UserRow | None:
         """The user signed in by the session with this hash, while it has not expired."""
-        result = await self._c.execute(
-            select(users)
+        result = self._c.execute(
+            select(*_USER)
             .join(sessions, sessions.c.user_id == users.c.id)
             .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
         )
         return _to(UserRow, result.first())
 
-    async def delete_session(self, token_hash: str) -> None:
-        await self._c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+    def delete_session(self, token_hash: str) -> None:
+        self._c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
 
-    async def delete_expired_sessions(self, user_id: str, now: datetime) -> None:
-        await self._c.execute(
+    def delete_expired_sessions(self, user_id: str, now: datetime) -> None:
+        self._c.execute(
             delete(sessions).where(sessions.c.user_id == user_id, sessions.c.expires_at <= now)
         )
 
-    async def app_by_origin(self, origin: str) -> AppRow | None:
-        result = await self._c.execute(select(apps).where(apps.c.origin == origin))
+    def app_by_origin(self, origin: str) -> AppRow | None:
+        result = self._c.execute(select(*_APP).where(apps.c.origin == origin))
         return _to(AppRow, result.first())
 
-    async def apps_by_ids(self, app_ids: Sequence[int]) -> dict[int, AppRow]:
+    def apps_by_ids(self, app_ids: Sequence[int]) -> dict[int, AppRow]:
         if not app_ids:
             return {}
-        result = await self._c.execute(select(apps).where(apps.c.id.in_(set(app_ids))))
+        result = self._c.execute(select(*_APP).where(apps.c.id.in_(set(app_ids))))
         return {row.id: row for r in result.all() if (row := _to(AppRow, r)) is not None}
 
-    async def revoke_app_keys(self, user_id: str, app_id: int, now: datetime) -> int:
+    def revoke_app_keys(self, user_id: str, app_id: int, now: datetime) -> int:
         """Revoke every unrevoked key of ``user_id`` held by ``app_id``; how many."""
-        result = await self._c.execute(
+        result = self._c.execute(
             update(api_keys)
             .where(
                 api_keys.c.user_id == user_id,
@@ -407,43 +513,39 @@ class Transaction:
 
     # usage and service tokens (metering)
 
-    async def insert_charge(self, **values: Any) -> ChargeRow:
+    def insert_charge(self, **values: Any) -> ChargeRow:
         """Record a charge; DuplicateError when its request_id was charged already."""
         try:
-            async with self._c.begin_nested():
-                result = await self._c.execute(
-                    insert(usage_charges).values(**values).returning(usage_charges)
-                )
+            with self._c.begin_nested():
+                result = self._c.execute(insert(usage_charges).values(**values).returning(*_CHARGE))
+                row = _to(ChargeRow, result.first())  # read before the savepoint is released
         except IntegrityError:
             raise DuplicateError("request_id") from None
-        row = _to(ChargeRow, result.first())
         assert row is not None
         return row
 
-    async def settle_charge(
+    def settle_charge(
         self, request_id: str, *, usage_after_micros: int, remaining_after_micros: int | None
     ) -> ChargeRow:
         """Record what the charge's answer said, for answering a repeat of it."""
-        result = await self._c.execute(
+        result = self._c.execute(
             update(usage_charges)
             .where(usage_charges.c.request_id == request_id)
             .values(
                 usage_after_micros=usage_after_micros,
                 remaining_after_micros=remaining_after_micros,
             )
-            .returning(usage_charges)
+            .returning(*_CHARGE)
         )
         row = _to(ChargeRow, result.first())
         assert row is not None
         return row
 
-    async def charge_by_request_id(self, request_id: str) -> ChargeRow | None:
-        result = await self._c.execute(
-            select(usage_charges).where(usage_charges.c.request_id == request_id)
-        )
+    def charge_by_request_id(self, request_id: str) -> ChargeRow | None:
+        result = self._c.execute(select(*_CHARGE).where(usage_charges.c.request_id == request_id))
         return _to(ChargeRow, result.first())
 
-    async def charge_key(
+    def charge_key(
         self, key_id: int, amount: int, now: datetime, day: int, week: int, month: int
     ) -> KeyRow | None:
         """Add ``amount`` to a live key's usage if it fits the limit of its window, atomically.
@@ -463,7 +565,7 @@ class Transaction:
             (k.limit_reset == "monthly", monthly),
             else_=k.usage_micros,
         )
-        result = await self._c.execute(
+        result = self._c.execute(
             update(api_keys)
             .where(
                 k.id == key_id,
@@ -481,27 +583,25 @@ class Transaction:
                 month_index=month,
                 month_micros=monthly + amount,
             )
-            .returning(api_keys)
+            .returning(*_KEY)
         )
         return _to(KeyRow, result.first())
 
-    async def insert_service_token(self, **values: Any) -> ServiceTokenRow:
-        result = await self._c.execute(
-            insert(service_tokens).values(**values).returning(service_tokens)
-        )
+    def insert_service_token(self, **values: Any) -> ServiceTokenRow:
+        result = self._c.execute(insert(service_tokens).values(**values).returning(*_SERVICE_TOKEN))
         row = _to(ServiceTokenRow, result.first())
         assert row is not None
         return row
 
-    async def service_token_by_hash(self, token_hash: str) -> ServiceTokenRow | None:
-        result = await self._c.execute(
-            select(service_tokens).where(service_tokens.c.token_hash == token_hash)
+    def service_token_by_hash(self, token_hash: str) -> ServiceTokenRow | None:
+        result = self._c.execute(
+            select(*_SERVICE_TOKEN).where(service_tokens.c.token_hash == token_hash)
         )
         return _to(ServiceTokenRow, result.first())
 
     # idempotent answers (code creation)
 
-    async def claim_idempotency_key(
+    def claim_idempotency_key(
         self, user_id: str, key_hash: str, fingerprint: str, now: datetime, expires_at: datetime
     ) -> IdempotencyRow | None:
         """Claim ``key_hash`` for a new request: None when claimed, else the live record that
@@ -516,50 +616,48 @@ class Transaction:
             "expires_at": expires_at,
         }
         try:
-            async with self._c.begin_nested():
-                await self._c.execute(insert(idempotency_records).values(**values))
+            with self._c.begin_nested():
+                self._c.execute(insert(idempotency_records).values(**values))
             return None
         except IntegrityError:
             pass
         r = idempotency_records.c
-        taken_over = await self._c.execute(
+        taken_over = self._c.execute(
             update(idempotency_records)
             .where(r.user_id == user_id, r.key_hash == key_hash, r.expires_at <= now)
             .values(**values)
         )
         if taken_over.rowcount == 1:
             return None
-        result = await self._c.execute(
-            select(idempotency_records).where(r.user_id == user_id, r.key_hash == key_hash)
+        result = self._c.execute(
+            select(*_IDEMPOTENCY).where(r.user_id == user_id, r.key_hash == key_hash)
         )
         return _to(IdempotencyRow, result.first())
 
-    async def settle_idempotency_key(
-        self, user_id: str, key_hash: str, sealed_response: bytes
-    ) -> None:
+    def settle_idempotency_key(self, user_id: str, key_hash: str, sealed_response: bytes) -> None:
         r = idempotency_records.c
-        await self._c.execute(
+        self._c.execute(
             update(idempotency_records)
             .where(r.user_id == user_id, r.key_hash == key_hash)
             .values(sealed_response=sealed_response)
         )
 
-    async def forget_expired_idempotency(self, now: datetime) -> int:
-        result = await self._c.execute(
+    def forget_expired_idempotency(self, now: datetime) -> int:
+        result = self._c.execute(
             delete(idempotency_records).where(idempotency_records.c.expires_at <= now)
         )
         return int(result.rowcount)
 
     # audit trail
 
-    async def audit(self, event: str, now: datetime, **fields: Any) -> None:
+    def audit(self, event: str, now: datetime, **fields: Any) -> None:
         """Record a security event in this transaction, so it is as durable as the action."""
-        await self._c.execute(insert(audit_events).values(event=event, created_at=now, **fields))
+        self._c.execute(_INSERT_AUDIT, {"event": event, "created_at": now, **fields})
 
-    async def audit_tail(self, limit: int, after_id: int = 0) -> Sequence[AuditRow]:
+    def audit_tail(self, limit: int, after_id: int = 0) -> Sequence[AuditRow]:
         """The newest ``limit`` events after ``after_id``, oldest first."""
-        result = await self._c.execute(
-            select(audit_events)
+        result = self._c.execute(
+            select(*_AUDIT)
             .where(audit_events.c.id > after_id)
             .order_by(audit_events.c.id.desc())
             .limit(limit)
@@ -567,10 +665,10 @@ class Transaction:
         rows = [row for r in result.all() if (row := _to(AuditRow, r)) is not None]
         return rows[::-1]
 
-    async def count(self, table_name: str) -> int:
+    def count(self, table_name: str) -> int:
         """Rows in a table (for the CLI's status and for tests that check nothing was written)."""
         table = metadata.tables[table_name]
-        result = await self._c.execute(select(func.count()).select_from(table))
+        result = self._c.execute(select(func.count()).select_from(table))
         return int(result.scalar_one())
 
 

@@ -29,9 +29,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from modelgates.server.store.database import normalize_url
+from modelgates.server.store.database import Store, normalize_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,7 +54,7 @@ logger = logging.getLogger("modelgates.server")
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    sync_url = normalize_url(database_url, asynchronous=False)
+    sync_url = normalize_url(database_url)
     # Alembic's ini interpolation treats % specially; a password may contain one.
     config.set_main_option(
         "sqlalchemy.url", sync_url.render_as_string(hide_password=False).replace("%", "%%")
@@ -89,10 +88,9 @@ class SchemaState(str, enum.Enum):
     AHEAD = "ahead"
 
 
-async def schema_state(engine: AsyncEngine) -> SchemaState:
+async def schema_state(store: Store) -> SchemaState:
     """The database's revision against this code's (for readiness checks)."""
-    async with engine.connect() as connection:
-        current = set(await connection.run_sync(_current_heads))
+    current = set(await store.run(lambda tx: _current_heads(tx.connection)))
     if current == _heads():
         return SchemaState.CURRENT
     if current <= _known_revisions():
@@ -131,7 +129,7 @@ def _connect(database_url: str) -> Iterator[Connection]:
 
 
 def _engine(database_url: str) -> Engine:
-    url = normalize_url(database_url, asynchronous=False)
+    url = normalize_url(database_url)
     if url.get_backend_name() != "sqlite":
         return create_engine(
             url,

@@ -1,0 +1,107 @@
+"""The store's transactions: one function, run whole on a store thread; on SQLite, processes
+take turns at the write lock through an OS file lock."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import threading
+from typing import Any
+
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import func, select
+
+from modelgates.server.store import Store, Transaction
+from modelgates.server.store.tables import apps
+from tests.conftest import utcnow
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(database_url: str) -> Any:
+    store = Store.open(database_url, pool_size=2, max_overflow=0, pool_timeout=0.5)
+    yield store
+    await store.close()
+
+
+def _apps_named(tx: Transaction, origin: str) -> int:
+    return int(tx.connection.scalar(select(func.count()).where(apps.c.origin == origin)) or 0)
+
+
+async def test_work_is_committed_when_it_returns(store: Store) -> None:
+    origin = f"https://committed-{os.urandom(4).hex()}.example"
+    app_id = await store.run(lambda tx: tx.upsert_app(origin, None, "x", None, utcnow()))
+    assert app_id > 0
+    assert await store.run(lambda tx: _apps_named(tx, origin)) == 1
+
+
+async def test_work_that_raises_writes_nothing(store: Store) -> None:
+    origin = f"https://rolled-back-{os.urandom(4).hex()}.example"
+
+    def half(tx: Transaction) -> None:
+        tx.upsert_app(origin, None, "x", None, utcnow())
+        raise RuntimeError("after the first write")
+
+    with pytest.raises(RuntimeError, match="after the first write"):
+        await store.run(half)
+    assert await store.run(lambda tx: _apps_named(tx, origin)) == 0
+
+
+async def test_work_runs_off_the_event_loop_thread(store: Store) -> None:
+    ran_on = await store.run(lambda _tx: threading.current_thread())
+    assert ran_on is not threading.current_thread()
+    assert ran_on.name.startswith("modelgates-db")
+
+
+async def test_a_transaction_queued_past_the_pool_timeout_is_unavailable(tmp_path: Any) -> None:
+    # SQLite: one connection, one thread. While one transaction is held open, the next waits in
+    # the queue; past pool_timeout it fails as an exhausted pool does (answered 503).
+    store = Store.open(f"sqlite:///{tmp_path}/queue.db", pool_timeout=0.2)
+    release = threading.Event()
+    try:
+        first = asyncio.ensure_future(store.run(lambda _tx: release.wait(5)))
+        await asyncio.sleep(0.05)
+        queued = asyncio.ensure_future(store.run(lambda _tx: "ran"))
+        await asyncio.sleep(0.4)
+        release.set()
+        assert await first is True
+        with pytest.raises(sqlalchemy.exc.TimeoutError):
+            await queued
+        assert await store.run(lambda _tx: "ran") == "ran"  # and the store goes on serving
+    finally:
+        await store.close()
+
+
+async def test_sqlite_processes_take_turns_through_a_lock_file(tmp_path: Any) -> None:
+    database = tmp_path / "locked.db"
+    store = Store.open(f"sqlite:///{database}")
+    lock_file = f"{database}-writer.lock"
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(_tx: Transaction) -> None:
+        inside.set()
+        release.wait(5)
+
+    def taken_by_another_process() -> bool:
+        # flock locks belong to open files: a separate open() competes as another process would.
+        fd = os.open(lock_file, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also drops the lock if we got it
+        return False
+
+    try:
+        held = asyncio.ensure_future(store.run(hold))
+        assert await asyncio.to_thread(inside.wait, 5)
+        assert taken_by_another_process()
+        release.set()
+        await held
+        assert not taken_by_another_process()
+    finally:
+        await store.close()

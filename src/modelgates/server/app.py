@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -39,7 +40,15 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+#: CPython's thread switch interval in a server process. A store thread that comes back from the
+#: driver (each statement, the commit) waits for the GIL while the event loop runs; at the default
+#: 5 ms it can wait that long each time, holding SQLite's write lock or PostgreSQL's row locks
+#: all the while (bench/exchange.py, docs/performance.md).
+SWITCH_INTERVAL_SECONDS = 0.0005
+
+
 def create_app(settings: Settings) -> Starlette:
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     store = Store.open(
         settings.database_url,
         pool_size=settings.db_pool_size,

@@ -33,13 +33,11 @@ _KEY_COLUMNS = (
 #: One exchange, in order, with ``:name`` parameters (BEGIN and COMMIT around them).
 STATEMENTS = (
     f"SELECT {_CODE_COLUMNS} FROM auth_codes WHERE code_hash = :code_hash",
-    "UPDATE auth_codes SET pending_challenge = NULL, spent_at = :now WHERE id = :code_id "
-    "AND spent_at IS NULL AND expires_at > :now AND failed_attempts < 5",
-    "SELECT id, origin, title, categories, created_at FROM apps WHERE id = :app_id",
     f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (:key_hash, :user_id, :app_id, 'Bench', "
-    ":false, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, :now, :false, NULL) RETURNING id, "
-    + _KEY_COLUMNS,
-    "UPDATE auth_codes SET key_id = :key_id, sealed_key = :sealed WHERE id = :code_id",
+    ":false, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, :now, :false, NULL) RETURNING id",
+    "UPDATE auth_codes SET pending_challenge = NULL, spent_at = :now, key_id = :key_id, "
+    "sealed_key = :sealed WHERE id = :code_id AND spent_at IS NULL AND expires_at > :now "
+    "AND failed_attempts < 5",
     "INSERT INTO audit_events (created_at, event, user_id, key_hash, app_id, code_id, "
     "client_address) VALUES (:now, 'key_issued', :user_id, :key_hash, :app_id, :code_id, "
     "'127.0.0.1')",
@@ -49,7 +47,8 @@ STATEMENTS = (
 def _shape(sql: str) -> str:
     """A statement with its parameters, casts, literals, table prefixes and spacing taken out."""
     sql = re.sub(r"::(TIMESTAMP WITHOUT TIME ZONE|VARCHAR|INTEGER|BIGINT|BOOLEAN|BYTEA)", "", sql)
-    sql = re.sub(r"\s+RETURNING \w+\.id$", "", sql)  # SQLAlchemy's implicit RETURNING on PostgreSQL
+    # An id RETURNING, ours or SQLAlchemy's implicit one on PostgreSQL, is not a difference.
+    sql = re.sub(r"\s+RETURNING (\w+\.)?id$", "", sql)
     sql = re.sub(r"%\(\w+\)s|:\w+|\?|'[^']*'|\b\d+\b|NULL", "?", sql)
     sql = re.sub(r"\b(auth_codes|apps|api_keys)\.", "", sql)
     return re.sub(r"\s+", " ", re.sub(r"\s*([(),=<>])\s*", r"\1", sql)).strip().lower()

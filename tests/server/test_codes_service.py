@@ -217,3 +217,25 @@ async def test_issued_key_carries_limit_in_exact_micros(store: Store, owner: Acc
     assert row.limit_reset == "daily"
     assert row.app_id is not None
     assert row.label == "Test App"
+
+
+async def test_a_long_host_name_makes_a_label_cut_to_a_labels_length(
+    store: Store, owner: Account
+) -> None:
+    host = ".".join(["a" * 60, "b" * 60, "c" * 60]) + ".example"
+    callback = f"https://{host}/cb"
+    verifier = pkce.create_verifier()
+    request = CreateAuthCodeRequest(
+        callback_url=callback,
+        code_challenge=pkce.s256_challenge(verifier),
+        code_challenge_method="S256",
+    )
+    app = apps.identify(callback_url=callback, http_referer=None, title=None, categories=None)
+    created = await codes.create_code(
+        store, user_id=owner.user_id, request=request, app=app, now=T0, ttl=TTL
+    )
+    result = await codes.exchange(store, spend(created.code, verifier), T0)
+    from modelgates.server.services.secrets import sha256_hex
+
+    row = await store.run(lambda tx: tx.key_by_hash(sha256_hex(result.key)))
+    assert row is not None and row.label == host[:100]

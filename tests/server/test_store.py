@@ -33,8 +33,8 @@ def _apps_named(tx: Transaction, origin: str) -> int:
 
 async def test_work_is_committed_when_it_returns(store: Store) -> None:
     origin = f"https://committed-{os.urandom(4).hex()}.example"
-    app_id = await store.run(lambda tx: tx.upsert_app(origin, None, "x", None, utcnow()))
-    assert app_id > 0
+    app = await store.run(lambda tx: tx.upsert_app(origin, None, "x", None, utcnow()))
+    assert (app.origin, app.title) == (origin, "x")
     assert await store.run(lambda tx: _apps_named(tx, origin)) == 1
 
 

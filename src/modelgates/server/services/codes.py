@@ -36,6 +36,7 @@ from modelgates.server.store import CodeRow, KeyRow, Store, Transaction
 from modelgates.server.store.database import DuplicateError
 
 MAX_FAILED_ATTEMPTS = 5
+MAX_KEY_LABEL_LENGTH = 100  # the api_keys.label column's
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ async def create_code(
             replay = _claim(tx, idempotency, user_id, _fingerprint(request, app), now, ttl)
             if replay is not None:
                 return replay
-        app_id = tx.upsert_app(app.origin, app.title, app.default_title, app.categories, now)
+        recorded = tx.upsert_app(app.origin, app.title, app.default_title, app.categories, now)
+        app_id = recorded.id
         if request.code_challenge is not None:
             tx.release_stale_challenge(user_id, request.code_challenge, now, MAX_FAILED_ATTEMPTS)
         try:
@@ -102,7 +104,9 @@ async def create_code(
                 pending_challenge=request.code_challenge,
                 limit_micros=None if request.limit is None else money.to_micros(request.limit),
                 usage_limit_type=request.usage_limit_type,
-                key_label=request.key_label,
+                # The app's name as the user approved it, unless the app chose a label; a name
+                # made from a long host name is cut to a label's length.
+                key_label=request.key_label or recorded.title[:MAX_KEY_LABEL_LENGTH],
                 key_expires_at=request.expires_at,
                 created_at=now,
                 expires_at=now + ttl,
@@ -250,10 +254,15 @@ def _spend(
                 "code_burnt" if burnt else "verifier_rejected", code, detail=f"attempt {attempts}"
             )
             return None
-        if tx.claim_code(code.id, now, MAX_FAILED_ATTEMPTS):
-            exchanged, key_hash = _issue(tx, code, request, now)
-            audit("key_issued", code, key_hash=key_hash)
-            return exchanged
+        # The key is inserted first so that one UPDATE both spends the code and records its key.
+        issued, sealed = _new_key(tx, code, request, now)
+        claimed = tx.claim_code(
+            code.id, now, MAX_FAILED_ATTEMPTS, key_id=issued.row.id, sealed_key=sealed
+        )
+        if claimed:
+            audit("key_issued", code, key_hash=issued.row.hash)
+            return Exchanged(key=issued.key, user_id=code.user_id)
+        tx.delete_key(issued.row.id)  # never handed out
         # Something changed it between our read and our claim: most often another request spent
         # it, and this one is answered as a retry of that.
         code = tx.code_by_hash(code_hash)
@@ -279,16 +288,20 @@ def _presentation_matches(code: CodeRow, request: ExchangeAuthCodeRequest) -> bo
     return pkce.verify(request.code_verifier, code.code_challenge, method)  # type: ignore[arg-type]
 
 
-def _issue(
+def _new_key(
     tx: Transaction, code: CodeRow, request: ExchangeAuthCodeRequest, now: datetime
-) -> tuple[Exchanged, str]:
-    app = tx.app_by_id(code.app_id)
-    assert app is not None
+) -> tuple[keys.IssuedKey, bytes | None]:
+    """The code's key, inserted, and sealed under the verifier when a retry may ask for it."""
+    label = code.key_label
+    if label is None:  # a code made before labels were settled at approval
+        app = tx.app_by_id(code.app_id)
+        assert app is not None
+        label = app.title
     issued = keys.insert_new_key(
         tx,
         user_id=code.user_id,
         app_id=code.app_id,
-        label=code.key_label or app.title,
+        label=label,
         now=now,
         limit_micros=code.limit_micros,
         limit_reset=code.usage_limit_type,
@@ -297,8 +310,7 @@ def _issue(
     sealed = None
     if code.code_challenge_method == "S256" and request.code_verifier is not None:
         sealed = sealing.seal(issued.key, request.code_verifier, code.code_hash)
-    tx.attach_key(code.id, issued.row.id, sealed)
-    return Exchanged(key=issued.key, user_id=code.user_id), issued.row.hash
+    return issued, sealed
 
 
 def _answer_spent(

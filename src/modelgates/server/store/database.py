@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 try:
@@ -153,6 +153,11 @@ def _columns(table: Table, row_type: type[Any]) -> list[Any]:
     return [table.c[field.name] for field in fields(row_type)]
 
 
+def _utc(value: datetime) -> datetime:
+    """A datetime as the database gives it back."""
+    return value.astimezone(timezone.utc)
+
+
 def _to(row_type: type[_R], row: Row[Any] | None) -> _R | None:
     """A row selected with :func:`_columns` of ``row_type``, as one."""
     return None if row is None else row_type(*row)  # type: ignore[call-arg]
@@ -177,15 +182,15 @@ _CLAIM_CODE = (
         auth_codes.c.expires_at > bindparam("now"),
         auth_codes.c.failed_attempts < bindparam("max_failures"),
     )
-    .values(spent_at=bindparam("now"), pending_challenge=None)
-)
-_ATTACH_KEY = (
-    update(auth_codes)
-    .where(auth_codes.c.id == bindparam("code_id"))
-    .values(key_id=bindparam("key_id"), sealed_key=bindparam("sealed_key"))
+    .values(
+        spent_at=bindparam("now"),
+        pending_challenge=None,
+        key_id=bindparam("key_id"),
+        sealed_key=bindparam("sealed_key"),
+    )
 )
 _APP_BY_ID = select(*_APP).where(apps.c.id == bindparam("app_id"))
-_INSERT_KEY = insert(api_keys).returning(*_KEY)
+_INSERT_KEY = insert(api_keys).returning(api_keys.c.id)
 _KEY_BY_HASH = select(*_KEY).where(api_keys.c.hash == bindparam("key_hash"))
 _KEY_BY_ID = select(*_KEY).where(api_keys.c.id == bindparam("key_id"))
 _INSERT_AUDIT = insert(audit_events)
@@ -316,8 +321,8 @@ class Transaction:
         default_title: str,
         categories: str | None,
         now: datetime,
-    ) -> int:
-        """The app's id, creating it; a given title or categories replace the recorded ones."""
+    ) -> AppRow:
+        """The app, created if new; a given title or categories replace the recorded ones."""
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = dialect_insert(apps).values(
             origin=origin,
@@ -331,8 +336,9 @@ class Transaction:
         if categories is not None:
             changes["categories"] = statement.excluded.categories
         statement = statement.on_conflict_do_update(index_elements=["origin"], set_=changes)
-        result = self._c.execute(statement.returning(apps.c.id))
-        return int(result.scalar_one())
+        row = _to(AppRow, self._c.execute(statement.returning(*_APP)).first())
+        assert row is not None
+        return row
 
     def app_by_id(self, app_id: int) -> AppRow | None:
         result = self._c.execute(_APP_BY_ID, {"app_id": app_id})
@@ -341,10 +347,13 @@ class Transaction:
     # keys
 
     def insert_key(self, **values: Any) -> KeyRow:
-        result = self._c.execute(_INSERT_KEY, values)
-        row = _to(KeyRow, result.first())
-        assert row is not None
-        return row
+        """Insert a key given every column but its id: only the id comes back (building a result
+        of 19 columns cost more than the rest of the statement on PostgreSQL)."""
+        key_id = self._c.execute(_INSERT_KEY, values).scalar_one()
+        as_stored: dict[str, Any] = {
+            k: _utc(v) if isinstance(v, datetime) else v for k, v in values.items()
+        }
+        return KeyRow(id=key_id, **as_stored)
 
     def key_by_hash(self, key_hash: str) -> KeyRow | None:
         result = self._c.execute(_KEY_BY_HASH, {"key_hash": key_hash})
@@ -379,6 +388,9 @@ class Transaction:
             .returning(*_KEY)
         )
         return _to(KeyRow, result.first())
+
+    def delete_key(self, key_id: int) -> None:
+        self._c.execute(delete(api_keys).where(api_keys.c.id == key_id))
 
     def revoke_key(self, key_id: int, now: datetime) -> bool:
         """Revoke a key that is not revoked yet; whether this call did it."""
@@ -420,17 +432,28 @@ class Transaction:
         result = self._c.execute(_CODE_BY_HASH, {"code_hash": code_hash})
         return _to(CodeRow, result.first())
 
-    def claim_code(self, code_id: int, now: datetime, max_failures: int) -> bool:
-        """Mark the code spent if it still can be: the one statement that makes spending atomic.
+    def claim_code(
+        self,
+        code_id: int,
+        now: datetime,
+        max_failures: int,
+        *,
+        key_id: int,
+        sealed_key: bytes | None,
+    ) -> bool:
+        """Mark the code spent for ``key_id`` if it still can be: the one statement that makes
+        spending atomic.
 
         However many transactions race here, one sees a row updated; the others see none.
         """
-        params = {"code_id": code_id, "now": now, "max_failures": max_failures}
+        params = {
+            "code_id": code_id,
+            "now": now,
+            "max_failures": max_failures,
+            "key_id": key_id,
+            "sealed_key": sealed_key,
+        }
         return self._c.execute(_CLAIM_CODE, params).rowcount == 1
-
-    def attach_key(self, code_id: int, key_id: int, sealed_key: bytes | None) -> None:
-        params = {"code_id": code_id, "key_id": key_id, "sealed_key": sealed_key}
-        self._c.execute(_ATTACH_KEY, params)
 
     def count_failed_attempt(self, code_id: int, max_failures: int) -> None:
         """One more wrong verifier; the code stops being pending once it has had too many."""

@@ -25,9 +25,10 @@ AREAS = {
     "starlette: routing, middleware, request, response": r"\(starlette/",
     "pydantic: validate the body, dump the answer": r"\(pydantic",
     "SQLAlchemy: compile, execute, rows, pool": r"\(sqlalchemy/",
-    "driver, event-loop side": r"^(?!.*_worker_thread).*\((aiosqlite|psycopg)/",
+    "driver: psycopg (sqlite3 is C)": r"\(psycopg/",
+    "the store's thread hand-off (concurrent.futures, asyncio)": r"\(concurrent/|asyncio/futures",
     "cryptography: seal the key (HKDF + AES-GCM)": r"\(cryptography/|sealing\.py",
-    "logging (uvicorn's access log)": r"\(logging/",
+    "logging: our JSON request log": r"\(logging/|observability\.py",
     "modelgates services + store (our code)": r"modelgates/server/(services|store)/",
 }
 

@@ -20,7 +20,14 @@ PROCESSES = 3
 def servers(database_url: str) -> Iterator[list[str]]:
     """Three ``modelgates serve`` processes on the same database."""
     ports = [free_port() for _ in range(PROCESSES)]
-    env = {**os.environ, "MODELGATES_DATABASE_URL": database_url}
+    # Three servers of 20 connections at most each, beside the session's own servers, came to
+    # PostgreSQL's default max_connections (100) and got 503s: sized as docs/deploy.md says.
+    env = {
+        **os.environ,
+        "MODELGATES_DATABASE_URL": database_url,
+        "MODELGATES_DB_POOL_SIZE": "5",
+        "MODELGATES_DB_MAX_OVERFLOW": "5",
+    }
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "modelgates.cli", "serve", "--port", str(port)],

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from modelgates.server.services import codes
 from modelgates.server.store import Store, Transaction
+from modelgates.server.store.migrate import upgrade
 from modelgates.server.store.tables import apps
 from tests.conftest import utcnow
 
@@ -105,3 +107,26 @@ async def test_sqlite_processes_take_turns_through_a_lock_file(tmp_path: Any) ->
         assert not taken_by_another_process()
     finally:
         await store.close()
+
+
+async def test_the_sweeper_reads_only_the_codes_holding_secrets(tmp_path: Any) -> None:
+    # Without the partial index its UPDATE scanned every code ever made, each minute, holding
+    # SQLite's write lock (32 ms at 200,000 codes).
+    url = f"sqlite:///{tmp_path}/sweep.db"
+    upgrade(url)
+    store = Store.open(url)
+    sent: list[tuple[str, Any]] = []
+    listen = event.listens_for(store.engine, "before_cursor_execute")
+    listen(lambda _conn, _cursor, sql, params, *_rest: sent.append((sql, params)))
+    try:
+        await codes.forget_expired_secrets(store, utcnow())
+        sweep = next((sql, p) for sql, p in sent if sql.lstrip().startswith("UPDATE auth_codes"))
+        plan = await store.run(
+            lambda tx: tx.connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {sweep[0]}", sweep[1]
+            ).all()
+        )
+        details = " ".join(str(row[-1]) for row in plan)
+    finally:
+        await store.close()
+    assert "USING INDEX ix_auth_codes_holding_secrets" in details, details

@@ -289,11 +289,17 @@ class Transaction:
     """The queries, run inside one transaction."""
 
     def __init__(self, connection: Connection) -> None:
-        self.connection = self._c = connection
+        self._c = connection
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for the statements that are not queries of the store's
+        (migration checks, tests)."""
+        return self._c
 
     @property
     def dialect(self) -> str:
-        return self.connection.dialect.name
+        return self._c.dialect.name
 
     # users
 

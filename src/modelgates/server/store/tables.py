@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -132,6 +133,17 @@ auth_codes = Table(
     # while the code would be alive so that a retried exchange gets the same key.
     Column("sealed_key", LargeBinary, nullable=True),
     UniqueConstraint("user_id", "pending_challenge", name="uq_auth_codes_pending_challenge"),
+)
+
+# The codes the sweeper has to visit: those still holding a sealed key or a pending challenge.
+_holding_secrets = auth_codes.c.sealed_key.is_not(None) | auth_codes.c.pending_challenge.is_not(
+    None
+)
+Index(
+    "ix_auth_codes_holding_secrets",
+    auth_codes.c.expires_at,
+    sqlite_where=_holding_secrets,
+    postgresql_where=_holding_secrets,
 )
 
 usage_charges = Table(

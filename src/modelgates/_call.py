@@ -11,16 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from modelgates import _logging, errors
+from modelgates.core import Operation, ResponseT
 from modelgates.retries import Backoff, RetryConfig, is_retryable_status, parse_retry_after
-
-ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
 #: What a send can raise that the SDK turns into its own errors.
 HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
@@ -31,28 +29,6 @@ _NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 # TLS handshake, connect timeout) or none came free in the pool. Anything later (a reset, a read
 # timeout, a connection dropped without an answer) may come after the server did the work.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True)
-class Operation(Generic[ResponseT]):
-    """What the SDK knows about one endpoint.
-
-    ``path`` may name path parameters, as in ``/keys/{hash}``; ``ModelGatesCore.send`` fills them
-    in, percent-encoded.
-    """
-
-    name: str
-    method: str
-    path: str
-    response_model: type[ResponseT]
-    #: Send a fresh ``Idempotency-Key`` per call, the same one on each of its retries.
-    idempotency_key: bool = False
-    #: False for an operation that a repeat could perform twice (creating a key): it is retried
-    #: only when the request surely did no work, i.e. on a failure to connect and on 429 and 503.
-    safe_to_retry: bool = True
-    #: Send exactly the body fields the caller set, ``null`` included (a PATCH: ``"limit": null``
-    #: removes the limit), rather than leaving out every ``None``.
-    partial_body: bool = False
 
 
 class Call(Generic[ResponseT]):
@@ -83,6 +59,7 @@ class Call(Generic[ResponseT]):
         self._request: httpx.Request | None = None
         self._backoff: Backoff | None = None
         self._attempt = 0
+        self._first_started = 0.0
         self._started = 0.0
         self._outcome: httpx.Response | errors.ModelGatesError | None = None
 
@@ -103,10 +80,10 @@ class Call(Generic[ResponseT]):
         return self._request
 
     def started(self) -> None:
-        if self._backoff is None:  # the retry budget counts from the first attempt
-            self._backoff = Backoff(self._retry_config, clock=self._clock, rand=self._rand)
         self._attempt += 1
         self._started = self._clock()
+        if self._attempt == 1:  # the retry budget counts from the first attempt
+            self._first_started = self._started
         _logging.log_request(self._logger, self._sent, self._attempt)
 
     def answered(self, response: httpx.Response) -> float | None:
@@ -145,9 +122,10 @@ class Call(Generic[ResponseT]):
             raise RuntimeError("result() before any attempt")
         if isinstance(outcome, errors.ModelGatesError):
             raise outcome
-        body = outcome.text
+        # ``text`` only for an error: decoding it means parsing the charset of the Content-Type,
+        # which costs more than validating a small answer.
         if not outcome.is_success:
-            raise errors.error_from_response(outcome.status_code, outcome.headers, body)
+            raise errors.error_from_response(outcome.status_code, outcome.headers, outcome.text)
         model = self._operation.response_model
         try:
             return model.model_validate_json(outcome.content)
@@ -159,7 +137,7 @@ class Call(Generic[ResponseT]):
                 f"{model.__name__} (at {where})",
                 status_code=outcome.status_code,
                 headers=outcome.headers,
-                body=body,
+                body=outcome.text,
             ) from exc
 
     @property
@@ -169,7 +147,13 @@ class Call(Generic[ResponseT]):
         return self._request
 
     def _retry_in(self, requested: float | None) -> float | None:
-        assert self._backoff is not None
+        if self._backoff is None:  # made on the first retry: most calls never need one
+            self._backoff = Backoff(
+                self._retry_config,
+                clock=self._clock,
+                rand=self._rand,
+                started=self._first_started,
+            )
         delay = self._backoff.next_delay(requested)
         if delay is not None:
             _logging.log_retry(self._logger, self._sent, delay)

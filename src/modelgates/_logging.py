@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 REDACTED = "[REDACTED]"
 SECRET_FIELDS = frozenset({"code", "code_verifier", "key", "id"})

@@ -5,6 +5,9 @@ operations in ``modelgates.funcs`` only say which endpoint, which body and which
 HTTP clients are made on first use. A client passed in by the caller is used as given and never
 closed; clients the core made are closed by ``close()`` / ``aclose()`` or by leaving a ``with`` /
 ``async with`` block.
+
+httpx, pydantic and the wire models are imported on the first request, not with this module:
+they are most of an application's start-up cost, and making a client must not pay it.
 """
 
 from __future__ import annotations
@@ -15,39 +18,63 @@ import logging
 import os
 import random
 import re
-import ssl
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
-import httpx
-from pydantic import BaseModel
-
 from modelgates import __version__, _logging, errors
-from modelgates._call import HTTPX_ERRORS, Call, Operation, ResponseT
 from modelgates.retries import RetryConfig
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+    from pydantic import BaseModel
     from typing_extensions import Self
+
+    from modelgates._call import Call
 
 __all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore", "Operation"]
 
 DEFAULT_SERVER_URL = "https://modelgates.ai/api/v1"
-#: For clients the SDK makes; a caller's client keeps its own unless ``timeout_ms`` is set.
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 USER_AGENT = f"modelgates-python/{__version__}"
 
 # RFC 9110 §5.6.2 token; anything else would be refused by h11 only after the call had started.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
 _TRUE = frozenset({"1", "true", "yes", "on"})
+# What json.dumps(..., separators=(",", ":")) uses, made once: dumps builds a new encoder on every
+# call that passes an option. Stateless between calls, so threads may share it.
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 T = TypeVar("T")
+ResponseT = TypeVar("ResponseT", bound="BaseModel")
+
+
+@dataclass(frozen=True)
+class Operation(Generic[ResponseT]):
+    """What the SDK knows about one endpoint.
+
+    ``path`` may name path parameters, as in ``/keys/{hash}``; ``ModelGatesCore.send`` fills them
+    in, percent-encoded.
+    """
+
+    name: str
+    method: str
+    path: str
+    response_model: type[ResponseT]
+    #: Send a fresh ``Idempotency-Key`` per call, the same one on each of its retries.
+    idempotency_key: bool = False
+    #: False for an operation that a repeat could perform twice (creating a key): it is retried
+    #: only when the request surely did no work, i.e. on a failure to connect and on 429 and 503.
+    safe_to_retry: bool = True
+    #: Send exactly the body fields the caller set, ``null`` included (a PATCH: ``"limit": null``
+    #: removes the limit), rather than leaving out every ``None``.
+    partial_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,9 @@ class ModelGatesCore(Closing):
         self._async_client = async_client
         self._owns_async_client = async_client is None
         self._lock = threading.Lock()
+        # The validated headers every call starts from, and what they were made from: see
+        # ``_headers``. One (inputs, headers) pair, replaced whole, so threads need no lock.
+        self._header_cache: tuple[tuple[object, ...], httpx.Headers] | None = None
         self.logger = debug_logger or _logging.logger
         if debug is None:
             debug = os.environ.get("MODELGATES_DEBUG", "").lower() in _TRUE
@@ -163,6 +193,10 @@ class ModelGatesCore(Closing):
         ``path_params`` fill the placeholders of ``operation.path``, percent-encoded; ``query``
         is the query string. Callers validate both; this only makes them URL-safe.
         """
+        # Not "from modelgates._call import ...": on every call, CPython 3.11 then looks for a
+        # __path__ on the module and makes and drops an AttributeError, which costs ~0.4 us.
+        import modelgates._call as _call
+
         call = self._prepare(operation, body, options or CallOptions(), path_params, query)
         client = self._get_client()
         request = call.build(client)
@@ -170,7 +204,7 @@ class ModelGatesCore(Closing):
             call.started()
             try:
                 response = client.send(request)
-            except HTTPX_ERRORS as exc:
+            except _call.HTTPX_ERRORS as exc:
                 delay = call.failed(exc)
             else:
                 delay = call.answered(response)
@@ -188,6 +222,8 @@ class ModelGatesCore(Closing):
         query: Mapping[str, str] | None = None,
     ) -> ResponseT:
         """The async twin of ``send``."""
+        import modelgates._call as _call
+
         call = self._prepare(operation, body, options or CallOptions(), path_params, query)
         client = self._get_async_client()
         request = call.build(client)
@@ -195,7 +231,7 @@ class ModelGatesCore(Closing):
             call.started()
             try:
                 response = await client.send(request)
-            except HTTPX_ERRORS as exc:
+            except _call.HTTPX_ERRORS as exc:
                 delay = call.failed(exc)
             else:
                 delay = call.answered(response)
@@ -211,6 +247,10 @@ class ModelGatesCore(Closing):
         path_params: Mapping[str, str] | None,
         query: Mapping[str, str] | None,
     ) -> Call[ResponseT]:
+        import httpx
+
+        import modelgates._call as _call
+
         server_url = self.server_url
         if options.server_url is not None:
             server_url = _check_server_url(options.server_url)
@@ -222,8 +262,8 @@ class ModelGatesCore(Closing):
                 payload = body.model_dump(mode="json", exclude_unset=True)
             else:
                 payload = body.model_dump(mode="json", exclude_none=True)
-            content = json.dumps(payload, separators=(",", ":")).encode()
-        return Call(
+            content = _JSON_ENCODER.encode(payload).encode()
+        return _call.Call(
             operation,
             url=server_url + _expand_path(operation.path, path_params or {}),
             params=query or None,
@@ -239,22 +279,29 @@ class ModelGatesCore(Closing):
     def _headers(
         self, operation: Operation[ResponseT], options: CallOptions, *, has_body: bool
     ) -> httpx.Headers:
-        headers = httpx.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        if has_body:
-            headers["Content-Type"] = "application/json"
-        if self._api_key:
-            _set_header(headers, "Authorization", f"Bearer {self._api_key}", "api_key")
+        import httpx
+
         categories = _first(options.app_categories, self.app_categories)
         if categories is not None and not isinstance(categories, str):
             categories = ",".join(category.strip() for category in categories)
-        for name, value, field in (
-            ("HTTP-Referer", _first(options.http_referer, self.http_referer), "http_referer"),
-            ("X-ModelGates-Title", _first(options.app_title, self.app_title), "app_title"),
-            ("X-ModelGates-Categories", categories, "app_categories"),
-        ):
-            if value:
-                _set_header(headers, name, value, field)
+        inputs = (
+            has_body,
+            self._api_key,
+            _first(options.http_referer, self.http_referer),
+            _first(options.app_title, self.app_title),
+            categories,
+        )
+        # Checking and encoding the same headers on every call costs microseconds for nothing:
+        # they change only when the client's attributes or a call's options do, which the inputs
+        # compare. Headers(...) copies the list and, unlike .copy(), leaves the encoding unset,
+        # so the headers added below are encoded as before (UTF-8, not ASCII).
+        base = self._header_cache
+        if base is None or base[0] != inputs:
+            base = self._header_cache = (inputs, _base_headers(*inputs))
+        headers = httpx.Headers(base[1])
         if operation.idempotency_key:
+            import uuid
+
             headers["Idempotency-Key"] = str(uuid.uuid4())
         # Last, so that a caller can replace anything, e.g. bring a durable Idempotency-Key.
         for name, value in (options.http_headers or {}).items():
@@ -264,16 +311,26 @@ class ModelGatesCore(Closing):
     # -- clients ------------------------------------------------------------------------------
 
     def _get_client(self) -> httpx.Client:
+        client = self._client
+        if client is not None:  # made already: the lock only guards making one
+            return client
         with self._lock:  # two threads' first calls must not both make (and leak) a client
             if self._client is None:
-                self._client = httpx.Client(timeout=DEFAULT_TIMEOUT, verify=_ssl_context())
+                import httpx
+
+                self._client = httpx.Client(timeout=_default_timeout(), verify=_ssl_context())
             return self._client
 
     def _get_async_client(self) -> httpx.AsyncClient:
+        client = self._async_client
+        if client is not None:
+            return client
         with self._lock:
             if self._async_client is None:
+                import httpx
+
                 self._async_client = httpx.AsyncClient(
-                    timeout=DEFAULT_TIMEOUT, verify=_ssl_context()
+                    timeout=_default_timeout(), verify=_ssl_context()
                 )
             return self._async_client
 
@@ -298,6 +355,30 @@ class ModelGatesCore(Closing):
 
 def _first(call_value: T | None, default: T | None) -> T | None:
     return default if call_value is None else call_value
+
+
+def _base_headers(
+    has_body: bool,
+    api_key: str,
+    http_referer: str | None,
+    app_title: str | None,
+    categories: str | None,
+) -> httpx.Headers:
+    import httpx
+
+    headers = httpx.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    if has_body:
+        headers["Content-Type"] = "application/json"
+    if api_key:
+        _set_header(headers, "Authorization", f"Bearer {api_key}", "api_key")
+    for name, value, field in (
+        ("HTTP-Referer", http_referer, "http_referer"),
+        ("X-ModelGates-Title", app_title, "app_title"),
+        ("X-ModelGates-Categories", categories, "app_categories"),
+    ):
+        if value:
+            _set_header(headers, name, value, field)
+    return headers
 
 
 def _set_header(headers: httpx.Headers, name: str, value: str, field: str) -> None:
@@ -337,9 +418,19 @@ def _check_timeout(timeout_ms: float | None) -> float | None:
 
 
 @functools.cache
+def _default_timeout() -> httpx.Timeout:
+    # For clients the SDK makes; a caller's client keeps its own unless ``timeout_ms`` is set.
+    import httpx
+
+    return httpx.Timeout(60.0, connect=5.0)
+
+
+@functools.cache
 def _ssl_context() -> ssl.SSLContext:
     # Loading the CA bundle takes ~50 ms; an app that makes a client per request (or per test)
     # should pay it once. A context is safe to share between clients and threads.
+    import httpx
+
     return httpx.create_ssl_context()
 
 

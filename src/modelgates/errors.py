@@ -35,13 +35,16 @@ resemble; refer to them as ``modelgates.errors.ConnectionError`` to avoid shadow
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import httpx
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+# Only for annotations: httpx, pydantic and the models are imported when an error is made from an
+# answer, so that importing the SDK does not pay for them.
+if TYPE_CHECKING:
+    import httpx
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
-from modelgates.models import ErrorBody, ErrorResponse
+    from modelgates.models import ErrorBody
 
 __all__ = [
     "APIError",
@@ -185,7 +188,7 @@ class RequestValidationError(ModelGatesError, ValueError):
     def single(cls, field: str, message: str) -> RequestValidationError:
         """A problem that pydantic did not report, such as two call forms mixed."""
         # Without "input", like the details from_pydantic keeps.
-        detail = cast(ErrorDetails, {"type": "value_error", "loc": (field,), "msg": message})
+        detail = cast("ErrorDetails", {"type": "value_error", "loc": (field,), "msg": message})
         return cls(f"invalid {field}: {message}", [detail])
 
     def errors(self) -> list[ErrorDetails]:
@@ -243,6 +246,10 @@ def error_from_response(status_code: int, headers: httpx.Headers, body: str) -> 
     The status's own class is used only when the body is the contract's error JSON: a 500 page
     from a proxy says nothing about ModelGates, so it becomes ``ModelGatesDefaultError``.
     """
+    from pydantic import ValidationError
+
+    from modelgates.models import ErrorResponse
+
     try:
         data: ErrorBody | None = ErrorResponse.model_validate_json(body).error
     except ValidationError:
@@ -257,6 +264,8 @@ def error_from_response(status_code: int, headers: httpx.Headers, body: str) -> 
 
 
 def _describe_unexpected(status_code: int, body: str) -> str:
+    import httpx
+
     reason = httpx.codes.get_reason_phrase(status_code) or "Unknown status"
     excerpt = " ".join(body.split())[:_BODY_EXCERPT]
     return f"unexpected response: {status_code} {reason}" + (f": {excerpt}" if excerpt else "")

@@ -22,8 +22,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Literal
 
 __all__ = ["Backoff", "BackoffStrategy", "RetryConfig", "is_retryable_status", "parse_retry_after"]
@@ -100,6 +98,10 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
     after = after.strip()
     if after.isascii() and after.isdigit():
         return float(after)
+    # Here rather than at the top: email.utils is slow to import and dates are rare.
+    from datetime import timezone
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(after)
     except (TypeError, ValueError):
@@ -110,7 +112,8 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
 
 
 class Backoff:
-    """The retry schedule of one call. Its budget starts when it is created.
+    """The retry schedule of one call. Its budget starts at ``started`` (a ``clock`` reading),
+    by default when it is created.
 
     ``clock`` (monotonic seconds) and ``rand`` (uniform in [0, 1)) are injectable for tests.
     """
@@ -121,11 +124,13 @@ class Backoff:
         *,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        started: float | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
         self._rand = rand
-        self._deadline = clock() + config.backoff.max_elapsed_time / 1000
+        began = clock() if started is None else started
+        self._deadline = began + config.backoff.max_elapsed_time / 1000
         self._interval = min(config.backoff.initial_interval, config.backoff.max_interval) / 1000
 
     def next_delay(self, requested: float | None = None) -> float | None:

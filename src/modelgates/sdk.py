@@ -9,62 +9,37 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-import httpx
-from pydantic import ValidationError
-
-from modelgates import pkce
 from modelgates.core import Closing, ModelGatesCore
 from modelgates.errors import RequestValidationError
-from modelgates.funcs._common import RequestOptions
-from modelgates.funcs.api_keys import (
-    CreateKeyParams,
-    ListKeysParams,
-    UpdateKeyParams,
-    api_keys_create,
-    api_keys_create_async,
-    api_keys_delete,
-    api_keys_delete_async,
-    api_keys_get,
-    api_keys_get_async,
-    api_keys_get_current_key,
-    api_keys_get_current_key_async,
-    api_keys_list,
-    api_keys_list_async,
-    api_keys_revoke_current_key,
-    api_keys_revoke_current_key_async,
-    api_keys_update,
-    api_keys_update_async,
-)
-from modelgates.funcs.o_auth import (
-    CreateAuthCodeParams,
-    ExchangeAuthCodeParams,
-    o_auth_create_auth_code,
-    o_auth_create_auth_code_async,
-    o_auth_exchange_auth_code_for_api_key,
-    o_auth_exchange_auth_code_for_api_key_async,
-)
-from modelgates.funcs.usage import RecordUsageParams, usage_record, usage_record_async
-from modelgates.models import (
-    CreateAuthCodeRequest,
-    CreateAuthCodeResponse,
-    CreateKeyResponse,
-    DeleteKeyResponse,
-    ExchangeAuthCodeResponse,
-    KeyListResponse,
-    KeyRecordResponse,
-    KeyResponse,
-    RecordUsageResponse,
-)
 from modelgates.retries import RetryConfig
 
+# The operations, the models (with httpx and pydantic) and pkce are imported by each method on its
+# first call: making a client and reaching a namespace must not pay for them.
 if TYPE_CHECKING:
+    from datetime import datetime
+    from decimal import Decimal
+
+    import httpx
     from typing_extensions import Unpack
+
+    from modelgates.funcs._common import RequestOptions
+    from modelgates.funcs.api_keys import CreateKeyParams, ListKeysParams, UpdateKeyParams
+    from modelgates.funcs.o_auth import CreateAuthCodeParams, ExchangeAuthCodeParams
+    from modelgates.funcs.usage import RecordUsageParams
+    from modelgates.models import (
+        CreateAuthCodeResponse,
+        CreateKeyResponse,
+        DeleteKeyResponse,
+        ExchangeAuthCodeResponse,
+        KeyListResponse,
+        KeyRecordResponse,
+        KeyResponse,
+        RecordUsageResponse,
+    )
 
 __all__ = ["ApiKeys", "CodeChallenge", "ModelGates", "OAuth", "Usage"]
 
@@ -94,12 +69,16 @@ class OAuth:
         Pass ``request_body={"code": ..., "code_verifier": ..., "code_challenge_method": ...}``
         or the same fields as keywords. Returns ``.key`` and ``.user_id``.
         """
+        from modelgates.funcs.o_auth import o_auth_exchange_auth_code_for_api_key
+
         return o_auth_exchange_auth_code_for_api_key(self._core, **params).unwrap()
 
     async def exchange_auth_code_for_api_key_async(
         self, **params: Unpack[ExchangeAuthCodeParams]
     ) -> ExchangeAuthCodeResponse:
         """The async twin of ``exchange_auth_code_for_api_key``."""
+        from modelgates.funcs.o_auth import o_auth_exchange_auth_code_for_api_key_async
+
         result = await o_auth_exchange_auth_code_for_api_key_async(self._core, **params)
         return result.unwrap()
 
@@ -109,12 +88,16 @@ class OAuth:
         Pass ``request_body={"callback_url": ..., "code_challenge": ..., ...}`` or the same
         fields as keywords. Returns ``.data.id`` (the code), ``.data.app_id``, ``.data.created_at``.
         """
+        from modelgates.funcs.o_auth import o_auth_create_auth_code
+
         return o_auth_create_auth_code(self._core, **params).unwrap()
 
     async def create_auth_code_async(
         self, **params: Unpack[CreateAuthCodeParams]
     ) -> CreateAuthCodeResponse:
         """The async twin of ``create_auth_code``."""
+        from modelgates.funcs.o_auth import o_auth_create_auth_code_async
+
         return (await o_auth_create_auth_code_async(self._core, **params)).unwrap()
 
     def create_authorization_url(
@@ -135,6 +118,10 @@ class OAuth:
         back to the callback. A ``server_url`` ending in ``/api/v1`` has the page beside it (a
         server under a path prefix keeps the prefix); any other ``server_url`` uses its origin.
         """
+        from pydantic import ValidationError
+
+        from modelgates.models import CreateAuthCodeRequest
+
         fields: dict[str, Any] = {
             "callback_url": callback_url,
             "code_challenge": code_challenge,
@@ -166,6 +153,8 @@ class OAuth:
         A given verifier must follow RFC 7636 §4.1 (43 to 128 characters of
         ``[A-Za-z0-9-._~]``), else ``RequestValidationError``, a ``ValueError``.
         """
+        from modelgates import pkce
+
         if code_verifier is None:
             code_verifier = pkce.create_verifier()
         elif not pkce.is_valid_verifier(code_verifier):
@@ -190,29 +179,41 @@ class ApiKeys:
     def get_current_key(self, **options: Unpack[RequestOptions]) -> KeyRecordResponse:
         """``GET /key``: the calling key's record: ``.data.label``, ``.data.limit``,
         ``.data.limit_remaining``, ``.data.usage``, ``.data.expires_at``, ..."""
+        from modelgates.funcs.api_keys import api_keys_get_current_key
+
         return api_keys_get_current_key(self._core, **options).unwrap()
 
     async def get_current_key_async(self, **options: Unpack[RequestOptions]) -> KeyRecordResponse:
         """The async twin of ``get_current_key``."""
+        from modelgates.funcs.api_keys import api_keys_get_current_key_async
+
         return (await api_keys_get_current_key_async(self._core, **options)).unwrap()
 
     def revoke_current_key(self, **options: Unpack[RequestOptions]) -> DeleteKeyResponse:
         """``DELETE /key``: the calling key revokes itself (signing out); ``.deleted`` is true."""
+        from modelgates.funcs.api_keys import api_keys_revoke_current_key
+
         return api_keys_revoke_current_key(self._core, **options).unwrap()
 
     async def revoke_current_key_async(
         self, **options: Unpack[RequestOptions]
     ) -> DeleteKeyResponse:
         """The async twin of ``revoke_current_key``."""
+        from modelgates.funcs.api_keys import api_keys_revoke_current_key_async
+
         return (await api_keys_revoke_current_key_async(self._core, **options)).unwrap()
 
     def list(self, **params: Unpack[ListKeysParams]) -> KeyListResponse:
         """``GET /keys``: a page (100) of the user's keys in ``.data``, from ``offset``;
         disabled keys only with ``include_disabled=True``."""
+        from modelgates.funcs.api_keys import api_keys_list
+
         return api_keys_list(self._core, **params).unwrap()
 
     async def list_async(self, **params: Unpack[ListKeysParams]) -> KeyListResponse:
         """The async twin of ``list``."""
+        from modelgates.funcs.api_keys import api_keys_list_async
+
         return (await api_keys_list_async(self._core, **params)).unwrap()
 
     def create(self, **params: Unpack[CreateKeyParams]) -> CreateKeyResponse:
@@ -223,38 +224,54 @@ class ApiKeys:
         ``.data.hash``). Not retried after the request may have reached the server: on a
         connection lost mid-call, ``list()`` the keys to see whether it was made.
         """
+        from modelgates.funcs.api_keys import api_keys_create
+
         return api_keys_create(self._core, **params).unwrap()
 
     async def create_async(self, **params: Unpack[CreateKeyParams]) -> CreateKeyResponse:
         """The async twin of ``create``."""
+        from modelgates.funcs.api_keys import api_keys_create_async
+
         return (await api_keys_create_async(self._core, **params)).unwrap()
 
     def get(self, *, hash: str, **options: Unpack[RequestOptions]) -> KeyResponse:
         """``GET /keys/{hash}``: one of the user's keys, in ``.data``."""
+        from modelgates.funcs.api_keys import api_keys_get
+
         return api_keys_get(self._core, hash=hash, **options).unwrap()
 
     async def get_async(self, *, hash: str, **options: Unpack[RequestOptions]) -> KeyResponse:
         """The async twin of ``get``."""
+        from modelgates.funcs.api_keys import api_keys_get_async
+
         return (await api_keys_get_async(self._core, hash=hash, **options)).unwrap()
 
     def update(self, *, hash: str, **params: Unpack[UpdateKeyParams]) -> KeyResponse:
         """``PATCH /keys/{hash}``: change ``name``, ``disabled``, ``limit`` or ``limit_reset``
         (keywords, or ``request_body=``). Only what is given is sent: ``limit=None`` removes the
         limit, leaving ``limit`` out keeps it."""
+        from modelgates.funcs.api_keys import api_keys_update
+
         return api_keys_update(self._core, hash=hash, **params).unwrap()
 
     async def update_async(self, *, hash: str, **params: Unpack[UpdateKeyParams]) -> KeyResponse:
         """The async twin of ``update``."""
+        from modelgates.funcs.api_keys import api_keys_update_async
+
         return (await api_keys_update_async(self._core, hash=hash, **params)).unwrap()
 
     def delete(self, *, hash: str, **options: Unpack[RequestOptions]) -> DeleteKeyResponse:
         """``DELETE /keys/{hash}``: delete one of the user's keys; ``.deleted`` is true."""
+        from modelgates.funcs.api_keys import api_keys_delete
+
         return api_keys_delete(self._core, hash=hash, **options).unwrap()
 
     async def delete_async(
         self, *, hash: str, **options: Unpack[RequestOptions]
     ) -> DeleteKeyResponse:
         """The async twin of ``delete``."""
+        from modelgates.funcs.api_keys import api_keys_delete_async
+
         return (await api_keys_delete_async(self._core, hash=hash, **options)).unwrap()
 
 
@@ -272,10 +289,14 @@ class Usage:
         the key cannot take raises ``PaymentRequiredResponseError`` (402; an unknown key
         ``NotFoundResponseError``). Retrying is safe: the same ``request_id`` is charged once.
         """
+        from modelgates.funcs.usage import usage_record
+
         return usage_record(self._core, **params).unwrap()
 
     async def record_async(self, **params: Unpack[RecordUsageParams]) -> RecordUsageResponse:
         """The async twin of ``record``."""
+        from modelgates.funcs.usage import usage_record_async
+
         return (await usage_record_async(self._core, **params)).unwrap()
 
 

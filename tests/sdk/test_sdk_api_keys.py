@@ -14,8 +14,8 @@ import pytest
 from pydantic import BaseModel
 
 from modelgates import ModelGates, ModelGatesCore, errors
-from modelgates._call import Operation
 from modelgates._logging import REDACTED
+from modelgates.core import Operation
 from modelgates.funcs import (
     CreateKeyParams,
     ListKeysParams,

@@ -83,6 +83,48 @@ def test_a_non_ascii_title_is_sent_as_utf8(server: ScriptedServer) -> None:
     assert sent.encode("latin-1").decode("utf-8") == "Café ☕"
 
 
+def test_a_non_ascii_extra_header_is_sent_as_utf8(server: ScriptedServer, mg: ModelGates) -> None:
+    # The second call starts from the headers kept from the first: they must not have fixed the
+    # encoding to ASCII (as httpx's Headers.copy() would), or this header could not be set.
+    server.answer(200, EXCHANGED)
+    server.answer(200, EXCHANGED)
+    mg.o_auth.exchange_auth_code_for_api_key(code="abc")
+    mg.o_auth.exchange_auth_code_for_api_key(code="abc", http_headers={"X-Note": "Café"})
+    sent = server.received[1].headers["x-note"]
+    assert sent.encode("latin-1").decode("utf-8") == "Café"
+
+
+def test_headers_follow_changes_to_the_client_between_calls(
+    server: ScriptedServer, mg: ModelGates
+) -> None:
+    for _ in range(4):
+        server.answer(200, EXCHANGED)
+    mg.o_auth.exchange_auth_code_for_api_key(code="abc")
+    mg.core.app_title = "Renamed"
+    categories = ["cli-agent"]
+    mg.core.app_categories = categories
+    mg.o_auth.exchange_auth_code_for_api_key(code="abc")
+    categories.append("cloud-agent")  # changed in place: the same list, other headers
+    mg.o_auth.exchange_auth_code_for_api_key(code="abc", http_referer="https://other.example")
+    mg.core.http_referer = None
+    mg.o_auth.exchange_auth_code_for_api_key(code="abc")
+    titles = [sent.headers["x-modelgates-title"] for sent in server.received]
+    assert titles == ["My App", "Renamed", "Renamed", "Renamed"]
+    assert [sent.headers["x-modelgates-categories"] for sent in server.received] == [
+        "cli-agent",
+        "cli-agent",
+        "cli-agent,cloud-agent",
+        "cli-agent,cloud-agent",
+    ]
+    referers = [sent.headers.get("http-referer") for sent in server.received]
+    assert referers == [
+        "https://myapp.example",
+        "https://myapp.example",
+        "https://other.example",
+        None,
+    ]
+
+
 @pytest.mark.parametrize(
     "options",
     [

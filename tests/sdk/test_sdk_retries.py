@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+import httpx
 import pytest
 
 from modelgates import BackoffStrategy, ModelGates, RetryConfig, errors
@@ -131,6 +132,26 @@ def test_retry_after_is_capped_by_the_budget(server: ScriptedServer, mg: ModelGa
         mg.o_auth.exchange_auth_code_for_api_key(code="abc", retries=retries)
     assert fake.sleeps == [2.0]
     assert len(server.received) == 2
+
+
+def test_the_budget_counts_from_the_first_attempt(server: ScriptedServer) -> None:
+    # The schedule is made only when a first retry is due; the time the first attempt took must
+    # still count against the budget.
+    fake = FakeTime()
+    slow = httpx.Client(event_hooks={"response": [lambda _: fake.sleep(1.5)]})
+    server.answer(503, body="", headers={"Retry-After": "50"})
+    server.answer(200, EXCHANGED)
+    retries = strategy(max_interval=60_000, max_elapsed_time=2_000)
+    with slow, ModelGates(server_url=server.url, client=slow) as mg:
+        fake.install(mg)
+        mg.o_auth.exchange_auth_code_for_api_key(code="abc", retries=retries)
+    assert fake.sleeps == [1.5, 0.5, 1.5]  # the hook's, the wait for the rest of 2 s, the hook's
+
+
+def test_backoff_may_start_before_it_is_made() -> None:
+    config = strategy(initial_interval=2_000, max_elapsed_time=3_000)
+    backoff = Backoff(config, clock=lambda: 10.0, rand=lambda: 0.0, started=8.0)
+    assert backoff.next_delay() == 1.0
 
 
 def test_idempotency_key_is_reused_across_retries_only(

@@ -7,6 +7,7 @@ Input problems become ``RequestValidationError``; a keyword that no form of the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, TypedDict, TypeVar
@@ -37,6 +38,8 @@ class RequestOptions(TypedDict, total=False):
 
 
 OPTION_NAMES = frozenset(RequestOptions.__optional_keys__)
+# Most calls set no option: they share one (frozen) instance rather than each making their own.
+_NO_OPTIONS = CallOptions()
 
 
 def parse_options(
@@ -46,7 +49,10 @@ def parse_options(
     unknown = params.keys() - OPTION_NAMES - allowed
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
-    return CallOptions(**{name: params[name] for name in OPTION_NAMES & params.keys()})
+    given = OPTION_NAMES & params.keys()
+    if not given:
+        return _NO_OPTIONS
+    return CallOptions(**{name: params[name] for name in given})
 
 
 def parse_body(
@@ -58,8 +64,8 @@ def parse_body(
     both. A keyword set to ``None`` is left out, unless ``partial``: then every keyword given is
     part of the body, ``None`` included, so that a PATCH can say ``"limit": null``.
     """
-    fields = model.model_fields.keys()
-    options = parse_options(params, fields | {"request_body"})
+    fields, keywords = _body_keywords(model)
+    options = parse_options(params, keywords)
     given = {name: value for name, value in params.items() if name in fields}
     flat = given if partial else {name: value for name, value in given.items() if value is not None}
     request_body = params.get("request_body")
@@ -87,3 +93,12 @@ def key_path(key_hash: object) -> dict[str, str]:
     except ValueError as exc:
         raise RequestValidationError.single("hash", str(exc)) from None
     return {"hash": key_hash}
+
+
+@functools.cache
+def _body_keywords(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
+    """A body model's fields, and the keywords its call takes besides the options."""
+    # Once per model: ``model_fields`` is a computed class property, and these sets are the same
+    # on every call.
+    fields = frozenset(model.model_fields)
+    return fields, fields | {"request_body"}

@@ -21,15 +21,14 @@ from _common import run_wrk, say
 
 #: Areas of the exchange path, by the file of a frame anywhere on the stack.
 AREAS = {
-    "HTTP: uvicorn's protocol + httptools": r"\(uvicorn/protocols|httptools",
-    "starlette: routing, middleware, request, response": r"\(starlette/",
-    "pydantic: validate the body, dump the answer": r"\(pydantic",
-    "SQLAlchemy: compile, execute, rows, pool": r"\(sqlalchemy/",
-    "driver: psycopg (sqlite3 is C)": r"\(psycopg/",
-    "the store's thread hand-off (concurrent.futures, asyncio)": r"\(concurrent/|asyncio/futures",
-    "cryptography: seal the key (HKDF + AES-GCM)": r"\(cryptography/|sealing\.py",
-    "logging: our JSON request log": r"\(logging/|observability\.py",
-    "modelgates services + store (our code)": r"modelgates/server/(services|store)/",
+    "event loop: HTTP (uvicorn's protocol + httptools)": r"\(uvicorn/protocols|httptools",
+    "event loop: starlette (routing, our middleware, request, response)": r"\(starlette/",
+    "event loop: pydantic (validate the body, dump the answer)": r"\(pydantic",
+    "event loop: logging (our JSON request log line)": r"\(logging/|\(json/",
+    "store thread: the transaction, all of it": r"\(concurrent/futures/thread",
+    "store thread: SQLAlchemy": r"\(concurrent/futures/thread.*\(sqlalchemy/",
+    "store thread: psycopg (sqlite3 is C, not sampled)": r"\(psycopg/",
+    "store thread: cryptography (seal the key: HKDF + AES-GCM)": r"\(cryptography/|sealing\.py",
 }
 
 
@@ -51,16 +50,19 @@ def profile_round(contender: Any, seconds: float, out: Path) -> None:
     result = run_wrk(contender.url, bodies, seconds=seconds, content_type=contender.content_type)
     for spy in spies:
         spy.wait(timeout=60)
+    say(f"profile ({result['rate2xx']:.0f} exchanges/s while sampled):")
+    summarize(out)
+
+
+def summarize(out: Path) -> None:
+    """Each area's share of the samples in ``out``-PID.txt, and the functions on top."""
     stacks: Counter[str] = Counter()
     for raw in out.parent.glob(f"{out.name}-*.txt"):
         for line in raw.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             stacks[stack] += int(count)
     total = sum(stacks.values()) or 1
-    say(
-        f"profile ({result['rate2xx']:.0f} exchanges/s while sampled; {total} samples; "
-        f"raw stacks in {out}-PID.txt, open with speedscope or flamegraph.pl):"
-    )
+    say(f"  {total} samples; raw stacks in {out}-PID.txt, open with speedscope or flamegraph.pl")
     for area, pattern in AREAS.items():
         hits = sum(n for stack, n in stacks.items() if re.search(pattern, stack))
         say(f"  {100 * hits / total:5.1f}%  {area}")

@@ -45,7 +45,7 @@ async def healthz(_request: Request) -> Response:
 #: driver (each statement, the commit) waits for the GIL while the event loop runs; at the default
 #: 5 ms it can wait that long each time, holding SQLite's write lock or PostgreSQL's row locks
 #: all the while (bench/exchange.py, docs/performance.md).
-SWITCH_INTERVAL_SECONDS = 0.0005
+SWITCH_INTERVAL_SECONDS = 0.0001
 
 
 def create_app(settings: Settings) -> Starlette:

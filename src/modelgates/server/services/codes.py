@@ -208,14 +208,28 @@ async def exchange(
 ) -> Exchanged:
     """Spend a code for an API key, or raise :class:`CodeRejected`."""
     code_hash = secrets.sha256_hex(request.code)
+    # The key this exchange would issue, and its sealed copy, are made before the transaction:
+    # CPU work kept out of the time the database (on SQLite, every process) waits on it.
+    key = secrets.new_api_key()
+    sealed = None
+    if request.code_verifier is not None:
+        sealed = sealing.seal(key, request.code_verifier, code_hash)
+    prepared = _PreparedKey(key, sealed)
     exchanged = await store.run(
-        lambda tx: _spend(tx, _Audit(tx, now, client_address), code_hash, request, now)
+        lambda tx: _spend(tx, _Audit(tx, now, client_address), code_hash, request, now, prepared)
     )
     # Refusals commit too: a counted wrong verifier, a key revoked on replay and the audit
     # events that say so must stick.
     if exchanged is None:
         raise CodeRejected()
     return exchanged
+
+
+@dataclass(frozen=True)
+class _PreparedKey:
+    key: str
+    #: The key sealed under the request's verifier (kept only for an S256 code); None without one.
+    sealed: bytes | None
 
 
 class _Audit:
@@ -236,6 +250,7 @@ def _spend(
     code_hash: str,
     request: ExchangeAuthCodeRequest,
     now: datetime,
+    prepared: _PreparedKey,
 ) -> Exchanged | None:
     code = tx.code_by_hash(code_hash)
     if code is None:
@@ -255,7 +270,8 @@ def _spend(
             )
             return None
         # The key is inserted first so that one UPDATE both spends the code and records its key.
-        issued, sealed = _new_key(tx, code, request, now)
+        issued = _insert_key(tx, code, prepared.key, now)
+        sealed = prepared.sealed if code.code_challenge_method == "S256" else None
         claimed = tx.claim_code(
             code.id, now, MAX_FAILED_ATTEMPTS, key_id=issued.row.id, sealed_key=sealed
         )
@@ -288,16 +304,14 @@ def _presentation_matches(code: CodeRow, request: ExchangeAuthCodeRequest) -> bo
     return pkce.verify(request.code_verifier, code.code_challenge, method)  # type: ignore[arg-type]
 
 
-def _new_key(
-    tx: Transaction, code: CodeRow, request: ExchangeAuthCodeRequest, now: datetime
-) -> tuple[keys.IssuedKey, bytes | None]:
-    """The code's key, inserted, and sealed under the verifier when a retry may ask for it."""
+def _insert_key(tx: Transaction, code: CodeRow, key: str, now: datetime) -> keys.IssuedKey:
+    """The code's key, with the code's limits and label."""
     label = code.key_label
     if label is None:  # a code made before labels were settled at approval
         app = tx.app_by_id(code.app_id)
         assert app is not None
         label = app.title
-    issued = keys.insert_new_key(
+    return keys.insert_new_key(
         tx,
         user_id=code.user_id,
         app_id=code.app_id,
@@ -306,11 +320,8 @@ def _new_key(
         limit_micros=code.limit_micros,
         limit_reset=code.usage_limit_type,
         expires_at=code.key_expires_at,
+        key=key,
     )
-    sealed = None
-    if code.code_challenge_method == "S256" and request.code_verifier is not None:
-        sealed = sealing.seal(issued.key, request.code_verifier, code.code_hash)
-    return issued, sealed
 
 
 def _answer_spent(

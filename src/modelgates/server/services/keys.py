@@ -41,8 +41,10 @@ def insert_new_key(
     limit_micros: int | None = None,
     limit_reset: str | None = None,
     expires_at: datetime | None = None,
+    key: str | None = None,
 ) -> IssuedKey:
-    key = secrets.new_api_key()
+    """Insert a new key (``key``, when the caller made it beforehand)."""
+    key = key or secrets.new_api_key()
     row = tx.insert_key(
         hash=secrets.sha256_hex(key),
         user_id=user_id,

@@ -28,7 +28,7 @@ AREAS = {
     "store thread: the transaction, all of it": r"\(concurrent/futures/thread",
     "store thread: SQLAlchemy": r"\(concurrent/futures/thread.*\(sqlalchemy/",
     "store thread: psycopg (sqlite3 is C, not sampled)": r"\(psycopg/",
-    "store thread: cryptography (seal the key: HKDF + AES-GCM)": r"\(cryptography/|sealing\.py",
+    "event loop: cryptography (seal the key)": r"\(cryptography/|sealing\.py",
 }
 
 

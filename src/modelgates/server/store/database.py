@@ -301,14 +301,21 @@ class Transaction:
     def dialect(self) -> str:
         return self._c.dialect.name
 
+    def _insert_unique(self, statement: Any, duplicate: str) -> Row[Any] | None:
+        """Run an INSERT in a savepoint: DuplicateError(``duplicate``) when it breaks a unique
+        constraint, and the transaction goes on; else its RETURNING row, if it has one."""
+        try:
+            with self._c.begin_nested():
+                result = self._c.execute(statement)
+                # Read before the savepoint is released, which sqlite3 refuses mid-result.
+                return result.first() if result.returns_rows else None
+        except IntegrityError:
+            raise DuplicateError(duplicate) from None
+
     # users
 
     def insert_user(self, row: UserRow) -> None:
-        try:
-            with self._c.begin_nested():
-                self._c.execute(insert(users).values(**_values(row)))
-        except IntegrityError:
-            raise DuplicateError("email") from None
+        self._insert_unique(insert(users).values(**_values(row)), "email")
 
     def user_by_email(self, email: str) -> UserRow | None:
         result = self._c.execute(select(*_USER).where(users.c.email == email))
@@ -411,12 +418,8 @@ class Transaction:
 
     def insert_code(self, **values: Any) -> CodeRow:
         """Insert a code; DuplicateError when its challenge is already pending for the user."""
-        try:
-            with self._c.begin_nested():
-                result = self._c.execute(insert(auth_codes).values(**values).returning(*_CODE))
-                row = _to(CodeRow, result.first())  # read before the savepoint is released
-        except IntegrityError:
-            raise DuplicateError("code_challenge") from None
+        statement = insert(auth_codes).values(**values).returning(*_CODE)
+        row = _to(CodeRow, self._insert_unique(statement, "code_challenge"))
         assert row is not None
         return row
 
@@ -544,12 +547,8 @@ class Transaction:
 
     def insert_charge(self, **values: Any) -> ChargeRow:
         """Record a charge; DuplicateError when its request_id was charged already."""
-        try:
-            with self._c.begin_nested():
-                result = self._c.execute(insert(usage_charges).values(**values).returning(*_CHARGE))
-                row = _to(ChargeRow, result.first())  # read before the savepoint is released
-        except IntegrityError:
-            raise DuplicateError("request_id") from None
+        statement = insert(usage_charges).values(**values).returning(*_CHARGE)
+        row = _to(ChargeRow, self._insert_unique(statement, "request_id"))
         assert row is not None
         return row
 
@@ -645,10 +644,9 @@ class Transaction:
             "expires_at": expires_at,
         }
         try:
-            with self._c.begin_nested():
-                self._c.execute(insert(idempotency_records).values(**values))
+            self._insert_unique(insert(idempotency_records).values(**values), "key_hash")
             return None
-        except IntegrityError:
+        except DuplicateError:
             pass
         r = idempotency_records.c
         taken_over = self._c.execute(

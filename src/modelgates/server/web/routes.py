@@ -376,6 +376,14 @@ def _require_user(visitor: Visitor) -> str:
     return visitor.user.id
 
 
+async def _signed_in_form(request: Request, visitor: Visitor) -> tuple[str, dict[str, str]]:
+    """The signed-in user's id and the form they posted, its CSRF token checked."""
+    user_id = _require_user(visitor)
+    form = await read_form(request, visitor.ctx.settings.max_body_bytes)
+    visitor.check_session_form(form)
+    return user_id, form
+
+
 async def _account_form(
     visitor: Visitor, *, status: int = 200, name_error: str | None = None
 ) -> Response:
@@ -399,10 +407,8 @@ async def _account_page(_request: Request, visitor: Visitor) -> Response:
 
 
 async def _create_key(request: Request, visitor: Visitor) -> Response:
-    user_id = _require_user(visitor)
+    user_id, form = await _signed_in_form(request, visitor)
     ctx = visitor.ctx
-    form = await read_form(request, ctx.settings.max_body_bytes)
-    visitor.check_session_form(form)
     try:
         issued = await account.create_management_key(
             ctx.store, user_id, form.get("name", ""), ctx.now()
@@ -415,10 +421,8 @@ async def _create_key(request: Request, visitor: Visitor) -> Response:
 
 
 async def _revoke_key(request: Request, visitor: Visitor) -> Response:
-    user_id = _require_user(visitor)
+    user_id, _form = await _signed_in_form(request, visitor)
     ctx = visitor.ctx
-    form = await read_form(request, ctx.settings.max_body_bytes)
-    visitor.check_session_form(form)
     try:
         await account.revoke_key(ctx.store, user_id, request.path_params["hash"], ctx.now())
     except NotFound:
@@ -427,10 +431,8 @@ async def _revoke_key(request: Request, visitor: Visitor) -> Response:
 
 
 async def _revoke_app(request: Request, visitor: Visitor) -> Response:
-    user_id = _require_user(visitor)
+    user_id, _form = await _signed_in_form(request, visitor)
     ctx = visitor.ctx
-    form = await read_form(request, ctx.settings.max_body_bytes)
-    visitor.check_session_form(form)
     try:
         await account.revoke_app(ctx.store, user_id, request.path_params["app_id"], ctx.now())
     except NotFound:

@@ -49,7 +49,6 @@ SWITCH_INTERVAL_SECONDS = 0.0001
 
 
 def create_app(settings: Settings) -> Starlette:
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     store = Store.open(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -67,12 +66,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # What start-up made (modules, tables, compiled statements) lives as long as the process:
-        # out of the collector's sight, a full collection takes ~0 ms instead of ~55 ms, a pause
-        # in which this process serves nothing and, on SQLite, may hold the other processes'
-        # writer lock (bench/exchange.py's paced p99).
-        gc.collect()
-        gc.freeze()
+        _tune_for_serving()
         sweeper = asyncio.create_task(_sweep_forever(context))
         try:
             yield
@@ -114,6 +108,17 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.context = context
     return app
+
+
+def _tune_for_serving() -> None:
+    """Settings of the interpreter for a process that serves, made when it starts serving."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    # What start-up made (modules, tables, compiled statements) lives as long as the process:
+    # out of the collector's sight, a full collection takes ~0 ms instead of ~55 ms, a pause in
+    # which this process serves nothing and, on SQLite, may hold the other processes' writer
+    # lock (bench/exchange.py's paced p99).
+    gc.collect()
+    gc.freeze()
 
 
 def create_app_from_env() -> Starlette:

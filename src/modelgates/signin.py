@@ -21,11 +21,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import selectors
+import signal
 import socket
 import sys
+import threading
 import time
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -57,7 +60,7 @@ _MAX_HEAD_BYTES = 16 * 1024
 #: Connections that sent no complete request within this long are dropped.
 _IDLE_SECONDS = 10.0
 _MAX_CONNECTIONS = 32
-#: How often ``login`` wakes up while waiting (a real Ctrl+C wakes it at once).
+#: How often ``login`` wakes up while waiting (Ctrl+C wakes it at once).
 _WAKE_SECONDS = 0.25
 #: How often ``login_async`` looks at the listener (it never blocks the event loop).
 _POLL_SECONDS = 0.05
@@ -233,20 +236,53 @@ def _loopback(
     """The code from the loopback callback, or None when no browser could be opened."""
     listener = _Listener()
     try:
-        url = _authorization_url(mg, pair, terms, listener)
-        opened = open_browser and (browser_opener or _open_in_browser)(url)
-        if not _announce(out, url, open_browser, opened):
-            return None
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _timed_out(timeout)
-            answer = listener.poll(min(remaining, _WAKE_SECONDS))
-            if answer is not None:
-                return _code_or_raise(answer)
+        with _ctrl_c_noted() as ctrl_c:
+            url = _authorization_url(mg, pair, terms, listener)
+            opened = open_browser and (browser_opener or _open_in_browser)(url)
+            if not _announce(out, url, open_browser, opened):
+                return None
+            deadline = time.monotonic() + timeout
+            while True:
+                if ctrl_c.pressed:
+                    raise KeyboardInterrupt
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _timed_out(timeout)
+                answer = listener.poll(min(remaining, _WAKE_SECONDS))
+                if answer is not None:
+                    return _code_or_raise(answer)
     finally:
         listener.close()
+
+
+class _CtrlC:
+    pressed = False
+
+
+@contextmanager
+def _ctrl_c_noted() -> Iterator[_CtrlC]:
+    """While ``login`` waits in the main thread, Ctrl+C is also noted, so the wait loop raises it
+    even when the ``KeyboardInterrupt`` was lost. Python's handler raises it wherever the main
+    thread happens to be, and when that is a finaliser run by the garbage collector it is printed
+    as "ignored" and dropped: the user's Ctrl+C would wait out the whole timeout. Where the
+    program has a handler of its own (or we are not in the main thread) it is left alone."""
+    ctrl_c = _CtrlC()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield ctrl_c
+        return
+
+    def note(signum: int, frame: object) -> None:
+        ctrl_c.pressed = True
+        raise KeyboardInterrupt  # at once, out of the blocking select()
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield ctrl_c
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 async def _wait_async(listener: _Listener, timeout: float) -> str:

@@ -12,12 +12,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from modelgates.server.settings import Settings
 from tests.browser.callback_app import CallbackApp
 from tests.conftest import free_port, start_server
 from tests.server.pages import fast_password_hashing
+
+# Bounds for a failing test, never waited out by a passing one: Playwright's 5 s default for
+# assertions is within reach of a page load on a loaded 2-core machine.
+expect.set_options(timeout=10_000)
 
 CHROMIUM = os.environ.get("MODELGATES_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -197,7 +197,7 @@ def test_no_answer_times_out_and_closes_the_port(
     consent(page, handoff.next_url())  # ... and the user walks away
     with pytest.raises(errors.LoginTimeoutError):
         signing_in.result(timeout=WAIT)
-    assert time.monotonic() - started < 1.5 + 3
+    assert time.monotonic() - started < WAIT / 2  # its own 1.5 s, not the test's bound
     port = callback_port(handoff.opened[0])
     assert not is_listening(port)
     with socket.socket() as again:  # and the port is free for anyone

@@ -60,7 +60,7 @@ async def test_async_sleeps_really_wait(server: ScriptedServer, amg: ModelGates)
     server.answer(200, EXCHANGED)
     started = time.monotonic()
     await amg.o_auth.exchange_auth_code_for_api_key_async(code="abc")
-    assert 0.02 <= time.monotonic() - started < 1  # capped by the fixture's 20 ms max_interval
+    assert 0.02 <= time.monotonic() - started < 10  # really slept (at least the 20 ms cap)
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,7 @@ def test_retry_after_is_capped_by_max_interval(server: ScriptedServer, mg: Model
     server.answer(200, EXCHANGED)
     started = time.monotonic()
     mg.o_auth.exchange_auth_code_for_api_key(code="abc")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # an hour was asked for; a loaded machine is slow
     assert len(server.received) == 2
 
 

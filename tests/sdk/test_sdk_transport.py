@@ -45,12 +45,12 @@ def test_connection_refused_is_retried_until_the_budget_is_spent() -> None:
 
 
 def test_a_slow_server_times_out(server: ScriptedServer) -> None:
-    server.answer(200, EXCHANGED, delay=5)
+    server.answer(200, EXCHANGED, delay=30)
     with ModelGates(server_url=server.url, retry_config=NO_RETRIES) as mg:
         started = time.monotonic()
         with pytest.raises(errors.TimeoutError) as caught:
             mg.o_auth.exchange_auth_code_for_api_key(code="abc", timeout_ms=100)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # far from the server's 30 s, whatever the load
     assert isinstance(caught.value, errors.ConnectionError)
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     )
     from modelgates.errors import ConnectionError as ConnectionError
     from modelgates.errors import TimeoutError as TimeoutError
-    from modelgates.result import Result
+    from modelgates.result import Err, Ok, Result
     from modelgates.retries import BackoffStrategy, RetryConfig
     from modelgates.sdk import ApiKeys, CodeChallenge, ModelGates, OAuth, Usage
     from modelgates.signin import LoginResult, login, login_async
@@ -70,6 +70,8 @@ _LAZY: dict[str, str] = {
     "CodeChallenge": "modelgates.sdk",
     "ModelGatesCore": "modelgates.core",
     "Result": "modelgates.result",
+    "Ok": "modelgates.result",
+    "Err": "modelgates.result",
     "RetryConfig": "modelgates.retries",
     "BackoffStrategy": "modelgates.retries",
     "login": "modelgates.signin",
@@ -87,6 +89,7 @@ __all__ = [
     "BadRequestResponseError",
     "CodeChallenge",
     "ConflictResponseError",
+    "Err",
     "ForbiddenResponseError",
     "InternalServerResponseError",
     "LoginCancelledError",
@@ -101,6 +104,7 @@ __all__ = [
     "ModelGatesError",
     "NotFoundResponseError",
     "OAuth",
+    "Ok",
     "PaymentRequiredResponseError",
     "RequestValidationError",
     "ResponseValidationError",

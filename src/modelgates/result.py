@@ -1,38 +1,52 @@
-"""``Result``: what the standalone functions in ``modelgates.funcs`` return instead of raising."""
+"""``Result``: what the standalone functions in ``modelgates.funcs`` return instead of raising.
+
+A ``Result[T]`` is an ``Ok[T]`` (``ok`` is ``True``, ``value`` holds the answer) or an ``Err``
+(``ok`` is ``False``, ``error`` holds the error the class methods would have raised). ``ok`` is
+a literal, so a type checker narrows on it::
+
+    res = api_keys_get_current_key(core)
+    if res.ok:
+        print(res.value.data.label)  # res is Ok[KeyRecordResponse] here
+    else:
+        print(res.error)  # and Err here
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar, cast
+from typing import Generic, Literal, NoReturn, TypeAlias, TypeVar
 
 from modelgates.errors import ModelGatesError
 
-__all__ = ["Result"]
+__all__ = ["Err", "Ok", "Result"]
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Result(Generic[T]):
-    """Either a value (``ok`` is true) or the error the class methods would have raised.
+class Ok(Generic[T]):
+    """A success: ``value`` is the answer."""
 
-    Check ``ok`` and read ``value`` or ``error``; or call ``unwrap()``, which returns the value or
-    raises the error, as ``ModelGates`` does.
-    """
-
-    value: T | None = None
-    error: ModelGatesError | None = None
-
-    def __post_init__(self) -> None:
-        if self.value is not None and self.error is not None:
-            raise ValueError("a Result holds a value or an error, not both")
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+    value: T
+    ok: Literal[True] = True
+    error: None = None
 
     def unwrap(self) -> T:
-        """The value, or raise the error."""
-        if self.error is not None:
-            raise self.error
-        return cast(T, self.value)
+        """The value."""
+        return self.value
+
+
+@dataclass(frozen=True)
+class Err:
+    """A failure: ``error`` is what the class methods would have raised."""
+
+    error: ModelGatesError
+    ok: Literal[False] = False
+    value: None = None
+
+    def unwrap(self) -> NoReturn:
+        """Raise the error."""
+        raise self.error
+
+
+Result: TypeAlias = Ok[T] | Err

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from modelgates import ModelGatesCore, Result, errors
+from modelgates import Err, ModelGatesCore, Ok, errors
 from modelgates.funcs import (
     o_auth_create_auth_code,
     o_auth_create_auth_code_async,
@@ -106,8 +106,10 @@ async def test_async_twins(server: ScriptedServer, core: ModelGatesCore) -> None
     assert len(server.received) == 3
 
 
-def test_result_holds_one_or_the_other() -> None:
-    with pytest.raises(ValueError):
-        Result(value=1, error=errors.ModelGatesError("x"))
-    assert Result(value=1).unwrap() == 1
-    assert Result[int]().ok  # an operation may succeed with nothing to return
+def test_result_is_ok_or_err() -> None:
+    assert Ok(1).unwrap() == 1 and Ok(1).ok and Ok(1).error is None
+    assert Ok(None).ok  # an operation may succeed with nothing to return
+    failed = Err(errors.ModelGatesError("x"))
+    assert not failed.ok and failed.value is None
+    with pytest.raises(errors.ModelGatesError):
+        failed.unwrap()

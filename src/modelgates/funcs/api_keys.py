@@ -31,7 +31,7 @@ from modelgates.models.keys import (
     KeyResponse,
     UpdateKeyRequest,
 )
-from modelgates.result import Result
+from modelgates.result import Err, Ok, Result
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -110,9 +110,9 @@ def api_keys_get_current_key(
     """``GET /key``: the calling key's own record (label, limit, usage, expiry, ...)."""
     try:
         options = parse_options(params)
-        return Result(value=core.send(GET_CURRENT_KEY, None, options))
+        return Ok(core.send(GET_CURRENT_KEY, None, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def api_keys_get_current_key_async(
@@ -121,9 +121,9 @@ async def api_keys_get_current_key_async(
     """The async twin of ``api_keys_get_current_key``."""
     try:
         options = parse_options(params)
-        return Result(value=await core.send_async(GET_CURRENT_KEY, None, options))
+        return Ok(await core.send_async(GET_CURRENT_KEY, None, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def api_keys_revoke_current_key(
@@ -133,9 +133,9 @@ def api_keys_revoke_current_key(
     with it gets 401."""
     try:
         options = parse_options(params)
-        return Result(value=core.send(REVOKE_CURRENT_KEY, None, options))
+        return Ok(core.send(REVOKE_CURRENT_KEY, None, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def api_keys_revoke_current_key_async(
@@ -144,9 +144,9 @@ async def api_keys_revoke_current_key_async(
     """The async twin of ``api_keys_revoke_current_key``."""
     try:
         options = parse_options(params)
-        return Result(value=await core.send_async(REVOKE_CURRENT_KEY, None, options))
+        return Ok(await core.send_async(REVOKE_CURRENT_KEY, None, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def api_keys_list(
@@ -156,9 +156,9 @@ def api_keys_list(
     ``include_disabled=True``."""
     try:
         options = parse_options(params, _LIST_QUERY)
-        return Result(value=core.send(LIST_KEYS, None, options, query=_list_query(params)))
+        return Ok(core.send(LIST_KEYS, None, options, query=_list_query(params)))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def api_keys_list_async(
@@ -168,9 +168,9 @@ async def api_keys_list_async(
     try:
         options = parse_options(params, _LIST_QUERY)
         query = _list_query(params)
-        return Result(value=await core.send_async(LIST_KEYS, None, options, query=query))
+        return Ok(await core.send_async(LIST_KEYS, None, options, query=query))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def api_keys_create(
@@ -185,9 +185,9 @@ def api_keys_create(
     """
     try:
         body, options = parse_body(CreateKeyRequest, params)
-        return Result(value=core.send(CREATE_KEY, body, options))
+        return Ok(core.send(CREATE_KEY, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def api_keys_create_async(
@@ -196,9 +196,9 @@ async def api_keys_create_async(
     """The async twin of ``api_keys_create``."""
     try:
         body, options = parse_body(CreateKeyRequest, params)
-        return Result(value=await core.send_async(CREATE_KEY, body, options))
+        return Ok(await core.send_async(CREATE_KEY, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def api_keys_get(
@@ -207,9 +207,9 @@ def api_keys_get(
     """``GET /keys/{hash}``: one of the user's keys. Another user's key is not found (404)."""
     try:
         path, options = key_path(hash), parse_options(params)
-        return Result(value=core.send(GET_KEY, None, options, path_params=path))
+        return Ok(core.send(GET_KEY, None, options, path_params=path))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def api_keys_get_async(
@@ -218,9 +218,9 @@ async def api_keys_get_async(
     """The async twin of ``api_keys_get``."""
     try:
         path, options = key_path(hash), parse_options(params)
-        return Result(value=await core.send_async(GET_KEY, None, options, path_params=path))
+        return Ok(await core.send_async(GET_KEY, None, options, path_params=path))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def api_keys_update(
@@ -234,9 +234,9 @@ def api_keys_update(
     try:
         path = key_path(hash)
         body, options = parse_body(UpdateKeyRequest, params, partial=True)
-        return Result(value=core.send(UPDATE_KEY, body, options, path_params=path))
+        return Ok(core.send(UPDATE_KEY, body, options, path_params=path))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def api_keys_update_async(
@@ -246,9 +246,9 @@ async def api_keys_update_async(
     try:
         path = key_path(hash)
         body, options = parse_body(UpdateKeyRequest, params, partial=True)
-        return Result(value=await core.send_async(UPDATE_KEY, body, options, path_params=path))
+        return Ok(await core.send_async(UPDATE_KEY, body, options, path_params=path))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def api_keys_delete(
@@ -257,9 +257,9 @@ def api_keys_delete(
     """``DELETE /keys/{hash}``: delete one of the user's keys; it gets 401 from then on."""
     try:
         path, options = key_path(hash), parse_options(params)
-        return Result(value=core.send(DELETE_KEY, None, options, path_params=path))
+        return Ok(core.send(DELETE_KEY, None, options, path_params=path))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def api_keys_delete_async(
@@ -268,9 +268,9 @@ async def api_keys_delete_async(
     """The async twin of ``api_keys_delete``."""
     try:
         path, options = key_path(hash), parse_options(params)
-        return Result(value=await core.send_async(DELETE_KEY, None, options, path_params=path))
+        return Ok(await core.send_async(DELETE_KEY, None, options, path_params=path))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def _list_query(params: Mapping[str, Any]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from modelgates.models import (
     ExchangeAuthCodeRequest,
     ExchangeAuthCodeResponse,
 )
-from modelgates.result import Result
+from modelgates.result import Err, Ok, Result
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -74,9 +74,9 @@ def o_auth_exchange_auth_code_for_api_key(
     """``POST /auth/keys``: exchange a code (and its PKCE verifier) for the user's new API key."""
     try:
         body, options = parse_body(ExchangeAuthCodeRequest, params)
-        return Result(value=core.send(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
+        return Ok(core.send(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def o_auth_exchange_auth_code_for_api_key_async(
@@ -85,9 +85,9 @@ async def o_auth_exchange_auth_code_for_api_key_async(
     """The async twin of ``o_auth_exchange_auth_code_for_api_key``."""
     try:
         body, options = parse_body(ExchangeAuthCodeRequest, params)
-        return Result(value=await core.send_async(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
+        return Ok(await core.send_async(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 def o_auth_create_auth_code(
@@ -96,9 +96,9 @@ def o_auth_create_auth_code(
     """``POST /auth/keys/code``: create a code directly with the user's own key (no browser)."""
     try:
         body, options = parse_body(CreateAuthCodeRequest, params)
-        return Result(value=core.send(CREATE_AUTH_CODE, body, options))
+        return Ok(core.send(CREATE_AUTH_CODE, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def o_auth_create_auth_code_async(
@@ -107,6 +107,6 @@ async def o_auth_create_auth_code_async(
     """The async twin of ``o_auth_create_auth_code``."""
     try:
         body, options = parse_body(CreateAuthCodeRequest, params)
-        return Result(value=await core.send_async(CREATE_AUTH_CODE, body, options))
+        return Ok(await core.send_async(CREATE_AUTH_CODE, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)

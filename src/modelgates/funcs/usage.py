@@ -14,7 +14,7 @@ from modelgates.core import ModelGatesCore, Operation
 from modelgates.errors import ModelGatesError
 from modelgates.funcs._common import RequestOptions, parse_body
 from modelgates.models.usage import RecordUsageRequest, RecordUsageResponse
-from modelgates.result import Result
+from modelgates.result import Err, Ok, Result
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -50,9 +50,9 @@ def usage_record(
     """
     try:
         body, options = parse_body(RecordUsageRequest, params)
-        return Result(value=core.send(RECORD_USAGE, body, options))
+        return Ok(core.send(RECORD_USAGE, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)
 
 
 async def usage_record_async(
@@ -61,6 +61,6 @@ async def usage_record_async(
     """The async twin of ``usage_record``."""
     try:
         body, options = parse_body(RecordUsageRequest, params)
-        return Result(value=await core.send_async(RECORD_USAGE, body, options))
+        return Ok(await core.send_async(RECORD_USAGE, body, options))
     except ModelGatesError as error:
-        return Result(error=error)
+        return Err(error)

@@ -8,7 +8,6 @@ on ``None``, return ``result()``.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Generic
@@ -44,7 +43,7 @@ class Call(Generic[ResponseT]):
         retry_config: RetryConfig,
         clock: Callable[[], float],
         rand: Callable[[], float],
-        logger: logging.Logger,
+        logger: _logging.DebugLog,
     ) -> None:
         self._operation = operation
         self._url = url

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +22,33 @@ SECRET_FIELDS = frozenset({"code", "code_verifier", "key", "id"})
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 logger = logging.getLogger("modelgates")
+
+
+@dataclass(frozen=True)
+class DebugLog:
+    """Where one client's debug records go: ``logger``, at DEBUG.
+
+    A client made with ``debug=True`` emits them whatever the logger's level, without changing
+    it: a logger's level is shared by every client in the process, and one client's option must
+    not turn on (or leave on) another's logging. Other clients log as the logger's own
+    configuration says.
+    """
+
+    logger: logging.Logger
+    always: bool = False
+
+    def enabled(self) -> bool:
+        return self.always or self.logger.isEnabledFor(logging.DEBUG)
+
+    def debug(self, message: str, *args: object) -> None:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug(message, *args)
+        elif self.always and not self.logger.disabled:
+            # handle() skips the level check that debug() makes; filters and handlers still apply.
+            record = self.logger.makeRecord(
+                self.logger.name, logging.DEBUG, __file__, 0, message, args, None
+            )
+            self.logger.handle(record)
 
 
 def redact_headers(headers: httpx.Headers) -> dict[str, str]:
@@ -51,8 +79,8 @@ def describe_body(content: bytes) -> str:
     return json.dumps(redact_json(parsed), ensure_ascii=False)
 
 
-def log_request(log: logging.Logger, request: httpx.Request, attempt: int) -> None:
-    if log.isEnabledFor(logging.DEBUG):
+def log_request(log: DebugLog, request: httpx.Request, attempt: int) -> None:
+    if log.enabled():
         log.debug(
             "request %s %s (attempt %d) headers=%s body=%s",
             request.method,
@@ -63,8 +91,8 @@ def log_request(log: logging.Logger, request: httpx.Request, attempt: int) -> No
         )
 
 
-def log_response(log: logging.Logger, response: httpx.Response, elapsed: float) -> None:
-    if log.isEnabledFor(logging.DEBUG):
+def log_response(log: DebugLog, response: httpx.Response, elapsed: float) -> None:
+    if log.enabled():
         log.debug(
             "response %s %s -> %d in %.1f ms headers=%s body=%s",
             response.request.method,
@@ -76,9 +104,7 @@ def log_response(log: logging.Logger, response: httpx.Response, elapsed: float) 
         )
 
 
-def log_failure(
-    log: logging.Logger, request: httpx.Request, error: Exception, elapsed: float
-) -> None:
+def log_failure(log: DebugLog, request: httpx.Request, error: Exception, elapsed: float) -> None:
     log.debug(
         "failure %s %s after %.1f ms: %s: %s",
         request.method,
@@ -89,5 +115,5 @@ def log_failure(
     )
 
 
-def log_retry(log: logging.Logger, request: httpx.Request, delay: float) -> None:
+def log_retry(log: DebugLog, request: httpx.Request, delay: float) -> None:
     log.debug("retrying %s %s in %.3f s", request.method, request.url, delay)

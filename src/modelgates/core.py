@@ -127,8 +127,9 @@ class ModelGatesCore(Closing):
 
     ``server_url`` defaults to ``$MODELGATES_BASE_URL``, else ``https://modelgates.ai/api/v1``.
     ``timeout_ms`` replaces the default timeouts (connect 5 s, read 60 s) as a whole.
-    ``debug=True`` (or ``MODELGATES_DEBUG=1``) sets the ``modelgates`` logger, or
-    ``debug_logger``, to DEBUG; configure a handler to see the records.
+    ``debug=True`` (or ``MODELGATES_DEBUG=1``) logs this client's requests to the ``modelgates``
+    logger, or ``debug_logger``, at DEBUG, leaving the logger's level as it is; configure a
+    handler to see the records.
     """
 
     def __init__(
@@ -165,8 +166,7 @@ class ModelGatesCore(Closing):
         self.logger = debug_logger or _logging.logger
         if debug is None:
             debug = os.environ.get("MODELGATES_DEBUG", "").lower() in _TRUE
-        if debug:
-            self.logger.setLevel(logging.DEBUG)
+        self._debug_log = _logging.DebugLog(self.logger, always=debug)
         # Seams for tests, so that retry schedules can be checked without waiting them out.
         self._clock: Callable[[], float] = time.monotonic
         self._rand: Callable[[], float] = random.random
@@ -273,7 +273,7 @@ class ModelGatesCore(Closing):
             retry_config=options.retries or self.retry_config,
             clock=self._clock,
             rand=self._rand,
-            logger=self.logger,
+            logger=self._debug_log,
         )
 
     def _headers(

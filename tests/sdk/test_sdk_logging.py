@@ -83,8 +83,27 @@ def test_debug_comes_from_the_environment(
     server.answer(200, EXCHANGED)
     with ModelGates(server_url=server.url) as mg:
         mg.o_auth.exchange_auth_code_for_api_key(code=CODE)
-    assert logging.getLogger("modelgates").level == logging.DEBUG
+    assert logging.getLogger("modelgates").level == logging.NOTSET  # left as it was
     assert "-> 200 in" in caplog.text
+
+
+def test_debug_is_per_client(
+    server: ScriptedServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One client's ``debug=True`` turns on neither the package's logger nor another client's
+    logging, before or after."""
+    logging.getLogger("modelgates").setLevel(logging.WARNING)  # as a quiet app sets it
+    monkeypatch.delenv("MODELGATES_DEBUG", raising=False)
+    server.answer(200, EXCHANGED)
+    server.answer(200, EXCHANGED)
+    with ModelGates(server_url=server.url, debug=True) as loud:
+        loud.o_auth.exchange_auth_code_for_api_key(code=CODE)
+    assert len([r for r in caplog.records if r.levelno == logging.DEBUG]) == 2
+    caplog.clear()
+    with ModelGates(server_url=server.url, debug=False) as quiet:
+        quiet.o_auth.exchange_auth_code_for_api_key(code=CODE)
+    assert caplog.records == []
+    assert logging.getLogger("modelgates").level == logging.WARNING
 
 
 def test_silent_by_default(

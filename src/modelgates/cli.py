@@ -373,7 +373,7 @@ def _login(args: argparse.Namespace) -> None:
     """The SDK's ``login()``; the key is printed once, or saved in a file only the user reads."""
     import socket
 
-    from modelgates.errors import ModelGatesError
+    from modelgates.errors import LoginCancelledError, ModelGatesError
     from modelgates.signin import login
 
     if args.save is not None and os.path.lexists(args.save) and not args.force:
@@ -387,7 +387,7 @@ def _login(args: argparse.Namespace) -> None:
             timeout=args.timeout,
             headless=args.no_browser,
         )
-    except ModelGatesError as error:
+    except (ModelGatesError, LoginCancelledError) as error:
         raise CommandError(str(error)) from None
     if args.save is None:
         print(result.key, flush=True)

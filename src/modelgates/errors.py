@@ -22,7 +22,8 @@ Our exception hierarchy:
     · LoginDeniedError - the user pressed Deny
     · LoginTimeoutError - no answer from the browser within the timeout
     · LoginStateMismatchError - the callback answered a sign-in this call did not start
-    · LoginCancelledError - Ctrl+C (also a KeyboardInterrupt)
+* LoginCancelledError - Ctrl+C during ``modelgates.login()``: a KeyboardInterrupt, so that no
+                        ``except Exception:`` can swallow it
 
 The 402, 404 and 429 classes are ``ModelGatesDefaultError`` subclasses: the contract promises a
 ``ModelGatesDefaultError`` for those statuses, and catching it still catches them. They are used,
@@ -223,9 +224,10 @@ class LoginStateMismatchError(LoginError):
     Nothing was exchanged."""
 
 
-class LoginCancelledError(LoginError, KeyboardInterrupt):
-    """Ctrl+C while signing in. Also a ``KeyboardInterrupt``, so code that handles Ctrl+C
-    already handles this."""
+class LoginCancelledError(KeyboardInterrupt):
+    """Ctrl+C while signing in; the listener is closed. A ``KeyboardInterrupt`` and not a
+    ``ModelGatesError``: code that handles Ctrl+C handles it, and an ``except Exception:``
+    between the user and the program's top level cannot swallow it."""
 
 
 _ERRORS_BY_STATUS: dict[int, type[APIError]] = {

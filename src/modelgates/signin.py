@@ -116,7 +116,7 @@ def login(
 
     Raises ``LoginDeniedError`` (the user pressed Deny), ``LoginTimeoutError``,
     ``LoginStateMismatchError`` (an answer to a sign-in this call did not start),
-    ``LoginCancelledError`` (Ctrl+C; also a ``KeyboardInterrupt``), all ``LoginError``; and the
+    ``LoginCancelledError`` (Ctrl+C: a ``KeyboardInterrupt``, not a ``LoginError``); and the
     exchange's own errors (``APIError``, ``ConnectionError``). Invalid terms raise
     ``RequestValidationError`` before anything is opened.
     """

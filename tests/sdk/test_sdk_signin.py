@@ -282,6 +282,15 @@ def test_ctrl_c_ends_cleanly_and_closes_the_port(server: ScriptedServer) -> None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
 
 
+def test_no_except_exception_swallows_ctrl_c(server: ScriptedServer) -> None:
+    browser = FakeBrowser(lambda consent: (time.sleep(0.1), _thread.interrupt_main()))
+    with pytest.raises(errors.LoginCancelledError):
+        try:
+            sign_in(server, browser)
+        except Exception:  # an app's catch-all between the user and its top level
+            pytest.fail("Ctrl+C was caught as an Exception")
+
+
 def test_a_ctrl_c_whose_keyboard_interrupt_was_lost_still_ends_the_wait(
     server: ScriptedServer,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from decimal import Decimal
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_management_and_metering_sync(live_server: LiveServer, service_token: st
             charged = gateway.usage.record(
                 key_hash=made.data.hash, amount=0.25, request_id=secrets.token_hex(6)
             )
-            assert charged.data.limit_remaining == 0.25
+            assert charged.data.limit_remaining == Decimal("0.25")
             with pytest.raises(PaymentRequiredResponseError) as refused:
                 gateway.usage.record(
                     key_hash=made.data.hash, amount=0.5, request_id=secrets.token_hex(6)
@@ -61,7 +62,9 @@ def test_management_and_metering_sync(live_server: LiveServer, service_token: st
 
         with ModelGates(api_key=made.key, server_url=live_server.api_url) as app:
             record = app.api_keys.get_current_key().data
-            assert record.usage_daily == 0.26 and record.limit_remaining == 0.24
+            assert record.usage_daily == Decimal("0.26") and record.limit_remaining == Decimal(
+                "0.24"
+            )
             with pytest.raises(ForbiddenResponseError):
                 app.api_keys.list()  # not a management key
             assert app.api_keys.revoke_current_key().deleted is True

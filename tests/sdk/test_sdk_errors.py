@@ -103,8 +103,11 @@ def test_a_2xx_that_is_not_json(server: ScriptedServer, mg: ModelGates) -> None:
 def test_the_tree() -> None:
     for name in errors.__all__:
         cls = getattr(errors, name)
-        if isinstance(cls, type):
+        if isinstance(cls, type) and cls is not errors.LoginCancelledError:
             assert issubclass(cls, errors.ModelGatesError), name
+    # Ctrl+C stays out of the tree of Exceptions, where an "except Exception:" could swallow it.
+    assert issubclass(errors.LoginCancelledError, KeyboardInterrupt)
+    assert not issubclass(errors.LoginCancelledError, Exception)
     assert issubclass(errors.TimeoutError, errors.ConnectionError)
     assert issubclass(errors.RequestValidationError, ValueError)
     assert issubclass(errors.ModelGatesDefaultError, errors.APIError)

@@ -58,6 +58,23 @@ Money = Annotated[
         {"type": "number", "minimum": 0, "maximum": int(MAX_MONEY), **_MONEY_DOC}, "validation"
     ),
 ]
+
+
+def _as_json_number(value: Decimal) -> float:
+    # A float's shortest form is the decimal's own text for up to 15 significant digits, which
+    # covers every amount to the micro-dollar up to $999,999,999.999999.
+    return float(value)
+
+
+#: An amount of USD in an answer: a ``Decimal`` in Python, a JSON number on the wire. The server
+#: keeps integer micro-dollars, so the number has at most 6 decimal places, and it is exact up to
+#: $999,999,999.999999 (15 significant digits); past that the JSON number keeps 15.
+Usd = Annotated[
+    Decimal,
+    PlainSerializer(_as_json_number, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number", **_MONEY_DOC}),
+]
+
 #: A charge in USD: like Money, but more than zero.
 PositiveMoney = Annotated[
     Money,

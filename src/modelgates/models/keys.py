@@ -14,6 +14,7 @@ from modelgates.models.base import (
     ResponseModel,
     Timestamp,
     UsageLimitType,
+    Usd,
 )
 
 _KEY_HASH = re.compile(r"[0-9a-f]{64}")
@@ -41,13 +42,13 @@ class KeyRecord(ResponseModel):
     """
 
     label: str
-    limit: float | None
-    limit_remaining: float | None
+    limit: Usd | None
+    limit_remaining: Usd | None
     limit_reset: UsageLimitType | None
-    usage: float
-    usage_daily: float
-    usage_weekly: float
-    usage_monthly: float
+    usage: Usd
+    usage_daily: Usd
+    usage_weekly: Usd
+    usage_monthly: Usd
     expires_at: Timestamp | None
     created_at: Timestamp
     is_management_key: bool

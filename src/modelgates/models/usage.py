@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from modelgates.models.base import PositiveMoney, RequestModel, ResponseModel, Timestamp
+from modelgates.models.base import PositiveMoney, RequestModel, ResponseModel, Timestamp, Usd
 from modelgates.models.keys import KeyHash
 
 
@@ -21,10 +21,10 @@ class RecordUsageRequest(RequestModel):
 class UsageCharge(ResponseModel):
     request_id: str
     key_hash: str
-    amount: float
+    amount: Usd
     #: The key's total usage, and what was left in its window, right after this charge.
-    usage: float
-    limit_remaining: float | None
+    usage: Usd
+    limit_remaining: Usd | None
     created_at: Timestamp
 
 

@@ -12,5 +12,5 @@ def to_micros(usd: Decimal) -> int:
     return int(usd * MICROS_PER_USD)
 
 
-def to_usd(micros: int) -> float:
-    return micros / MICROS_PER_USD
+def to_usd(micros: int) -> Decimal:
+    return Decimal(micros).scaleb(-6)

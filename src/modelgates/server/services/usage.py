@@ -91,9 +91,10 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
                 else "The key is disabled, revoked or expired.",
                 {
                     "reason": "limit_exceeded" if live else "key_inactive",
+                    # Metadata is plain JSON: a number, as in the answers' models.
                     "limit_remaining": None
                     if usage.remaining is None
-                    else money.to_usd(usage.remaining),
+                    else float(money.to_usd(usage.remaining)),
                 },
             )
         after = windows.usage_of(charged, now)

@@ -18,12 +18,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 import uvicorn
 
+from modelgates.models.endpoints import ENDPOINTS, Endpoint
 from modelgates.server.app import create_app
 from modelgates.server.services import keys, users
 from modelgates.server.settings import Settings
@@ -182,10 +183,12 @@ class _ThreadedServer(uvicorn.Server):
         pass
 
 
-def start_server(settings: Settings) -> tuple[_ThreadedServer, threading.Thread]:
+def start_server(
+    settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS
+) -> tuple[_ThreadedServer, threading.Thread]:
     """uvicorn with ``create_app(settings)`` on a real socket, in a thread of this process."""
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        create_app(settings, endpoints), host=settings.host, port=settings.port, log_level="warning"
     )
     server = _ThreadedServer(config)
     thread = threading.Thread(target=server.run, daemon=True)

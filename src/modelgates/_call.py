@@ -16,7 +16,7 @@ import httpx
 from pydantic import ValidationError
 
 from modelgates import _logging, errors
-from modelgates.core import Operation, ResponseT
+from modelgates.models.endpoints import Endpoint, ResponseT
 from modelgates.retries import Backoff, RetryConfig, is_retryable_status, parse_retry_after
 
 #: What a send can raise that the SDK turns into its own errors.
@@ -33,7 +33,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class Call(Generic[ResponseT]):
     def __init__(
         self,
-        operation: Operation[ResponseT],
+        endpoint: Endpoint[ResponseT],
         *,
         url: str,
         params: Mapping[str, str] | None,
@@ -45,7 +45,7 @@ class Call(Generic[ResponseT]):
         rand: Callable[[], float],
         logger: _logging.DebugLog,
     ) -> None:
-        self._operation = operation
+        self._endpoint = endpoint
         self._url = url
         self._params = params
         self._headers = headers
@@ -66,7 +66,7 @@ class Call(Generic[ResponseT]):
         """The request, built by the client so that a caller's client adds its own defaults."""
         try:
             self._request = client.build_request(
-                self._operation.method,
+                self._endpoint.method,
                 self._url,
                 params=self._params,
                 content=self._content,
@@ -90,7 +90,7 @@ class Call(Generic[ResponseT]):
         _logging.log_response(self._logger, response, self._clock() - self._started)
         self._outcome = response
         if not is_retryable_status(
-            response.status_code, safe_to_retry=self._operation.safe_to_retry
+            response.status_code, safe_to_retry=self._endpoint.safe_to_retry
         ):
             return None
         return self._retry_in(parse_retry_after(response.headers, time.time()))
@@ -108,7 +108,7 @@ class Call(Generic[ResponseT]):
         error.__cause__ = exc
         self._outcome = error
         retryable = isinstance(exc, httpx.TransportError) and not isinstance(exc, _NOT_RETRYABLE)
-        if not self._operation.safe_to_retry:
+        if not self._endpoint.safe_to_retry:
             retryable = isinstance(exc, _NOT_SENT)
         if not (retryable and self._retry_config.retry_connection_errors):
             return None
@@ -125,14 +125,14 @@ class Call(Generic[ResponseT]):
         # which costs more than validating a small answer.
         if not outcome.is_success:
             raise errors.error_from_response(outcome.status_code, outcome.headers, outcome.text)
-        model = self._operation.response_model
+        model = self._endpoint.response
         try:
             return model.model_validate_json(outcome.content)
         except ValidationError as exc:
             problems = exc.errors(include_url=False, include_input=False)
             where = ", ".join(".".join(str(p) for p in d["loc"]) or "(body)" for d in problems)
             raise errors.ResponseValidationError(
-                f"the {outcome.status_code} answer of {self._operation.name} does not match "
+                f"the {outcome.status_code} answer of {self._endpoint.name} does not match "
                 f"{model.__name__} (at {where})",
                 status_code=outcome.status_code,
                 headers=outcome.headers,

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, urlsplit
 
 from modelgates import __version__, _logging, errors
@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from modelgates._call import Call
+    from modelgates.models.endpoints import Endpoint
 
-__all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore", "Operation"]
+__all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore"]
 
 DEFAULT_SERVER_URL = "https://modelgates.ai/api/v1"
 USER_AGENT = f"modelgates-python/{__version__}"
@@ -53,28 +54,6 @@ _JSON_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 T = TypeVar("T")
 ResponseT = TypeVar("ResponseT", bound="BaseModel")
-
-
-@dataclass(frozen=True)
-class Operation(Generic[ResponseT]):
-    """What the SDK knows about one endpoint.
-
-    ``path`` may name path parameters, as in ``/keys/{hash}``; ``ModelGatesCore.send`` fills them
-    in, percent-encoded.
-    """
-
-    name: str
-    method: str
-    path: str
-    response_model: type[ResponseT]
-    #: Send a fresh ``Idempotency-Key`` per call, the same one on each of its retries.
-    idempotency_key: bool = False
-    #: False for an operation that a repeat could perform twice (creating a key): it is retried
-    #: only when the request surely did no work, i.e. on a failure to connect and on 429 and 503.
-    safe_to_retry: bool = True
-    #: Send exactly the body fields the caller set, ``null`` included (a PATCH: ``"limit": null``
-    #: removes the limit), rather than leaving out every ``None``.
-    partial_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,24 +159,24 @@ class ModelGatesCore(Closing):
 
     def send(
         self,
-        operation: Operation[ResponseT],
+        endpoint: Endpoint[ResponseT],
         body: BaseModel | None = None,
         options: CallOptions | None = None,
         *,
         path_params: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
     ) -> ResponseT:
-        """Send ``body`` (``None``: no body) to ``operation`` with retries; return the parsed
+        """Send ``body`` (``None``: no body) to ``endpoint`` with retries; return the parsed
         answer or raise.
 
-        ``path_params`` fill the placeholders of ``operation.path``, percent-encoded; ``query``
+        ``path_params`` fill the placeholders of ``endpoint.path``, percent-encoded; ``query``
         is the query string. Callers validate both; this only makes them URL-safe.
         """
         # Not "from modelgates._call import ...": on every call, CPython 3.11 then looks for a
         # __path__ on the module and makes and drops an AttributeError, which costs ~0.4 us.
         import modelgates._call as _call
 
-        call = self._prepare(operation, body, options or CallOptions(), path_params, query)
+        call = self._prepare(endpoint, body, options or CallOptions(), path_params, query)
         client = self._get_client()
         request = call.build(client)
         while True:
@@ -214,7 +193,7 @@ class ModelGatesCore(Closing):
 
     async def send_async(
         self,
-        operation: Operation[ResponseT],
+        endpoint: Endpoint[ResponseT],
         body: BaseModel | None = None,
         options: CallOptions | None = None,
         *,
@@ -224,7 +203,7 @@ class ModelGatesCore(Closing):
         """The async twin of ``send``."""
         import modelgates._call as _call
 
-        call = self._prepare(operation, body, options or CallOptions(), path_params, query)
+        call = self._prepare(endpoint, body, options or CallOptions(), path_params, query)
         client = self._get_async_client()
         request = call.build(client)
         while True:
@@ -241,7 +220,7 @@ class ModelGatesCore(Closing):
 
     def _prepare(
         self,
-        operation: Operation[ResponseT],
+        endpoint: Endpoint[ResponseT],
         body: BaseModel | None,
         options: CallOptions,
         path_params: Mapping[str, str] | None,
@@ -258,16 +237,16 @@ class ModelGatesCore(Closing):
         timeout = None if timeout_ms is None else httpx.Timeout(timeout_ms / 1000)
         content = None
         if body is not None:
-            if operation.partial_body:
+            if endpoint.partial_body:
                 payload = body.model_dump(mode="json", exclude_unset=True)
             else:
                 payload = body.model_dump(mode="json", exclude_none=True)
             content = _JSON_ENCODER.encode(payload).encode()
         return _call.Call(
-            operation,
-            url=server_url + _expand_path(operation.path, path_params or {}),
+            endpoint,
+            url=server_url + _expand_path(endpoint.path, path_params or {}),
             params=query or None,
-            headers=self._headers(operation, options, has_body=content is not None),
+            headers=self._headers(endpoint, options, has_body=content is not None),
             content=content,
             timeout=timeout,
             retry_config=options.retries or self.retry_config,
@@ -277,7 +256,7 @@ class ModelGatesCore(Closing):
         )
 
     def _headers(
-        self, operation: Operation[ResponseT], options: CallOptions, *, has_body: bool
+        self, endpoint: Endpoint[ResponseT], options: CallOptions, *, has_body: bool
     ) -> httpx.Headers:
         import httpx
 
@@ -299,7 +278,7 @@ class ModelGatesCore(Closing):
         if base is None or base[0] != inputs:
             base = self._header_cache = (inputs, _base_headers(*inputs))
         headers = httpx.Headers(base[1])
-        if operation.idempotency_key:
+        if endpoint.idempotency_key:
             import uuid
 
             headers["Idempotency-Key"] = str(uuid.uuid4())

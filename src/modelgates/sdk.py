@@ -6,42 +6,37 @@ Namespaces are thin: each method calls the standalone function of the same name 
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+import importlib
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 from urllib.parse import urlencode, urlsplit
 
-from modelgates.core import Closing, ModelGatesCore
+from modelgates.core import ModelGatesCore
 from modelgates.errors import RequestValidationError
-from modelgates.retries import RetryConfig
 
-# The operations, the models (with httpx and pydantic) and pkce are imported by each method on its
-# first call: making a client and reaching a namespace must not pay for them.
+# The standalone functions (and with them the models, httpx and pydantic) are imported on the
+# first call of a method: making a client and reaching a namespace must not pay for them.
 if TYPE_CHECKING:
     from datetime import datetime
     from decimal import Decimal
 
-    import httpx
-    from typing_extensions import Unpack
+    from pydantic import BaseModel
 
-    from modelgates.funcs._common import RequestOptions
-    from modelgates.funcs.api_keys import CreateKeyParams, ListKeysParams, UpdateKeyParams
-    from modelgates.funcs.o_auth import CreateAuthCodeParams, ExchangeAuthCodeParams
-    from modelgates.funcs.usage import RecordUsageParams
-    from modelgates.models import (
-        CreateAuthCodeResponse,
-        CreateKeyResponse,
-        DeleteKeyResponse,
-        ExchangeAuthCodeResponse,
-        KeyListResponse,
-        KeyRecordResponse,
-        KeyResponse,
-        RecordUsageResponse,
-    )
+    from modelgates.funcs import api_keys as _api_keys
+    from modelgates.funcs import o_auth as _o_auth
+    from modelgates.funcs import usage as _usage
+    from modelgates.result import Result
+
+    R = TypeVar("R", bound=BaseModel)
+else:
+    R = TypeVar("R")
 
 __all__ = ["ApiKeys", "CodeChallenge", "ModelGates", "OAuth", "Usage"]
+
+P = ParamSpec("P")
 
 _API_PATH = "/api/v1"
 
@@ -55,50 +50,110 @@ class CodeChallenge:
     code_verifier: str = field(repr=False)
 
 
-class OAuth:
-    """The PKCE flow: build the consent URL, exchange its code for a key, or create a code."""
+class _Lazy(ModuleType):
+    """A module imported on first attribute access."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
+if not TYPE_CHECKING:
+    _api_keys = _Lazy("modelgates.funcs.api_keys")
+    _o_auth = _Lazy("modelgates.funcs.o_auth")
+    _usage = _Lazy("modelgates.funcs.usage")
+
+
+class _Namespace:
     def __init__(self, core: ModelGatesCore) -> None:
         self._core = core
 
-    def exchange_auth_code_for_api_key(
-        self, **params: Unpack[ExchangeAuthCodeParams]
-    ) -> ExchangeAuthCodeResponse:
-        """``POST /auth/keys``: exchange an authorization code for the user's new API key.
 
-        Pass ``request_body={"code": ..., "code_verifier": ..., "code_challenge_method": ...}``
-        or the same fields as keywords. Returns ``.key`` and ``.user_id``.
-        """
-        from modelgates.funcs.o_auth import o_auth_exchange_auth_code_for_api_key
+class _Method(Generic[P, R]):
+    """A namespace's method: the standalone function of the same operation, called with the
+    client's core, raising the error of its ``Result``. ``load`` finds the function on first
+    use."""
 
-        return o_auth_exchange_auth_code_for_api_key(self._core, **params).unwrap()
+    def __init__(self, load: Callable[[], Callable[Concatenate[ModelGatesCore, P], Result[R]]]):
+        self._load = load
+        self._function: Callable[Concatenate[ModelGatesCore, P], Result[R]] | None = None
 
-    async def exchange_auth_code_for_api_key_async(
-        self, **params: Unpack[ExchangeAuthCodeParams]
-    ) -> ExchangeAuthCodeResponse:
-        """The async twin of ``exchange_auth_code_for_api_key``."""
-        from modelgates.funcs.o_auth import o_auth_exchange_auth_code_for_api_key_async
+    @overload
+    def __get__(self, namespace: None, owner: type[Any]) -> _Method[P, R]: ...
+    @overload
+    def __get__(self, namespace: _Namespace, owner: type[Any]) -> Callable[P, R]: ...
+    def __get__(
+        self, namespace: _Namespace | None, owner: type[Any]
+    ) -> _Method[P, R] | Callable[P, R]:
+        if namespace is None:
+            return self
+        function, core = self._function or self._loaded(), namespace._core
 
-        result = await o_auth_exchange_auth_code_for_api_key_async(self._core, **params)
-        return result.unwrap()
+        def method(*args: P.args, **params: P.kwargs) -> R:
+            return function(core, *args, **params).unwrap()
 
-    def create_auth_code(self, **params: Unpack[CreateAuthCodeParams]) -> CreateAuthCodeResponse:
-        """``POST /auth/keys/code``: create a code with the user's own key, skipping the browser.
+        return method
 
-        Pass ``request_body={"callback_url": ..., "code_challenge": ..., ...}`` or the same
-        fields as keywords. Returns ``.data.id`` (the code), ``.data.app_id``, ``.data.created_at``.
-        """
-        from modelgates.funcs.o_auth import o_auth_create_auth_code
+    def _loaded(self) -> Callable[Concatenate[ModelGatesCore, P], Result[R]]:
+        self._function = self._load()
+        return self._function
 
-        return o_auth_create_auth_code(self._core, **params).unwrap()
 
-    async def create_auth_code_async(
-        self, **params: Unpack[CreateAuthCodeParams]
-    ) -> CreateAuthCodeResponse:
-        """The async twin of ``create_auth_code``."""
-        from modelgates.funcs.o_auth import o_auth_create_auth_code_async
+class _AsyncMethod(Generic[P, R]):
+    """The async twin of :class:`_Method`."""
 
-        return (await o_auth_create_auth_code_async(self._core, **params)).unwrap()
+    def __init__(
+        self,
+        load: Callable[
+            [], Callable[Concatenate[ModelGatesCore, P], Coroutine[Any, Any, Result[R]]]
+        ],
+    ):
+        self._load = load
+        self._function: (
+            Callable[Concatenate[ModelGatesCore, P], Coroutine[Any, Any, Result[R]]] | None
+        ) = None
+
+    @overload
+    def __get__(self, namespace: None, owner: type[Any]) -> _AsyncMethod[P, R]: ...
+    @overload
+    def __get__(
+        self, namespace: _Namespace, owner: type[Any]
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(
+        self, namespace: _Namespace | None, owner: type[Any]
+    ) -> _AsyncMethod[P, R] | Callable[P, Coroutine[Any, Any, R]]:
+        if namespace is None:
+            return self
+        function, core = self._function or self._loaded(), namespace._core
+
+        async def method(*args: P.args, **params: P.kwargs) -> R:
+            return (await function(core, *args, **params)).unwrap()
+
+        return method
+
+    def _loaded(self) -> Callable[Concatenate[ModelGatesCore, P], Coroutine[Any, Any, Result[R]]]:
+        self._function = self._load()
+        return self._function
+
+
+class OAuth(_Namespace):
+    """The PKCE flow: build the consent URL, exchange its code for a key, or create a code.
+
+    ``exchange_auth_code_for_api_key(request_body={"code": ..., "code_verifier": ...,
+    "code_challenge_method": ...})`` (or the same fields as keywords) returns ``.key`` and
+    ``.user_id``; ``create_auth_code(request_body={"callback_url": ..., "code_challenge": ...,
+    ...})`` returns ``.data.id`` (the code), ``.data.app_id`` and ``.data.created_at``. Each has
+    an ``_async`` twin.
+    """
+
+    exchange_auth_code_for_api_key = _Method(lambda: _o_auth.o_auth_exchange_auth_code_for_api_key)
+    exchange_auth_code_for_api_key_async = _AsyncMethod(
+        lambda: _o_auth.o_auth_exchange_auth_code_for_api_key_async
+    )
+    create_auth_code = _Method(lambda: _o_auth.o_auth_create_auth_code)
+    create_auth_code_async = _AsyncMethod(lambda: _o_auth.o_auth_create_auth_code_async)
 
     def create_authorization_url(
         self,
@@ -164,198 +219,67 @@ class OAuth:
         return CodeChallenge(pkce.s256_challenge(code_verifier), code_verifier)
 
 
-class ApiKeys:
-    """API keys: the calling key's own record and self-revocation, and the management API over
-    the user's keys (for a management key). A key is named by its ``hash``, its public id.
+class ApiKeys(_Namespace):
+    """API keys: the calling key's own record and self-revocation (``get_current_key``,
+    ``revoke_current_key``), and the management API over the user's keys, for a management key
+    (``list``, ``create``, ``get``, ``update``, ``delete``). A key is named by its ``hash``, its
+    public id. Each method has an ``_async`` twin, and takes what its standalone function in
+    ``modelgates.funcs.api_keys`` takes.
 
     Reading, updating and deleting are retried as the client's retry policy says. ``create`` is
     retried only when the request surely did not reach the server (a failure to connect) and on
-    429 and 503, since a retry after a lost answer could make a second key.
+    429 and 503, since a retry after a lost answer could make a second key: on a connection lost
+    mid-call, ``list()`` the keys to see whether it was made.
     """
 
-    def __init__(self, core: ModelGatesCore) -> None:
-        self._core = core
-
-    def get_current_key(self, **options: Unpack[RequestOptions]) -> KeyRecordResponse:
-        """``GET /key``: the calling key's record: ``.data.label``, ``.data.limit``,
-        ``.data.limit_remaining``, ``.data.usage``, ``.data.expires_at``, ..."""
-        from modelgates.funcs.api_keys import api_keys_get_current_key
-
-        return api_keys_get_current_key(self._core, **options).unwrap()
-
-    async def get_current_key_async(self, **options: Unpack[RequestOptions]) -> KeyRecordResponse:
-        """The async twin of ``get_current_key``."""
-        from modelgates.funcs.api_keys import api_keys_get_current_key_async
-
-        return (await api_keys_get_current_key_async(self._core, **options)).unwrap()
-
-    def revoke_current_key(self, **options: Unpack[RequestOptions]) -> DeleteKeyResponse:
-        """``DELETE /key``: the calling key revokes itself (signing out); ``.deleted`` is true."""
-        from modelgates.funcs.api_keys import api_keys_revoke_current_key
-
-        return api_keys_revoke_current_key(self._core, **options).unwrap()
-
-    async def revoke_current_key_async(
-        self, **options: Unpack[RequestOptions]
-    ) -> DeleteKeyResponse:
-        """The async twin of ``revoke_current_key``."""
-        from modelgates.funcs.api_keys import api_keys_revoke_current_key_async
-
-        return (await api_keys_revoke_current_key_async(self._core, **options)).unwrap()
-
-    def list(self, **params: Unpack[ListKeysParams]) -> KeyListResponse:
-        """``GET /keys``: a page (100) of the user's keys in ``.data``, from ``offset``;
-        disabled keys only with ``include_disabled=True``."""
-        from modelgates.funcs.api_keys import api_keys_list
-
-        return api_keys_list(self._core, **params).unwrap()
-
-    async def list_async(self, **params: Unpack[ListKeysParams]) -> KeyListResponse:
-        """The async twin of ``list``."""
-        from modelgates.funcs.api_keys import api_keys_list_async
-
-        return (await api_keys_list_async(self._core, **params)).unwrap()
-
-    def create(self, **params: Unpack[CreateKeyParams]) -> CreateKeyResponse:
-        """``POST /keys``: a new key. Pass ``request_body={"name": ..., "limit": ...,
-        "limit_reset": ..., "expires_at": ...}`` or the same fields as keywords.
-
-        Returns ``.key`` (the key, shown this once; keep it) and ``.data`` (its record, with
-        ``.data.hash``). Not retried after the request may have reached the server: on a
-        connection lost mid-call, ``list()`` the keys to see whether it was made.
-        """
-        from modelgates.funcs.api_keys import api_keys_create
-
-        return api_keys_create(self._core, **params).unwrap()
-
-    async def create_async(self, **params: Unpack[CreateKeyParams]) -> CreateKeyResponse:
-        """The async twin of ``create``."""
-        from modelgates.funcs.api_keys import api_keys_create_async
-
-        return (await api_keys_create_async(self._core, **params)).unwrap()
-
-    def get(self, *, hash: str, **options: Unpack[RequestOptions]) -> KeyResponse:
-        """``GET /keys/{hash}``: one of the user's keys, in ``.data``."""
-        from modelgates.funcs.api_keys import api_keys_get
-
-        return api_keys_get(self._core, hash=hash, **options).unwrap()
-
-    async def get_async(self, *, hash: str, **options: Unpack[RequestOptions]) -> KeyResponse:
-        """The async twin of ``get``."""
-        from modelgates.funcs.api_keys import api_keys_get_async
-
-        return (await api_keys_get_async(self._core, hash=hash, **options)).unwrap()
-
-    def update(self, *, hash: str, **params: Unpack[UpdateKeyParams]) -> KeyResponse:
-        """``PATCH /keys/{hash}``: change ``name``, ``disabled``, ``limit`` or ``limit_reset``
-        (keywords, or ``request_body=``). Only what is given is sent: ``limit=None`` removes the
-        limit, leaving ``limit`` out keeps it."""
-        from modelgates.funcs.api_keys import api_keys_update
-
-        return api_keys_update(self._core, hash=hash, **params).unwrap()
-
-    async def update_async(self, *, hash: str, **params: Unpack[UpdateKeyParams]) -> KeyResponse:
-        """The async twin of ``update``."""
-        from modelgates.funcs.api_keys import api_keys_update_async
-
-        return (await api_keys_update_async(self._core, hash=hash, **params)).unwrap()
-
-    def delete(self, *, hash: str, **options: Unpack[RequestOptions]) -> DeleteKeyResponse:
-        """``DELETE /keys/{hash}``: delete one of the user's keys; ``.deleted`` is true."""
-        from modelgates.funcs.api_keys import api_keys_delete
-
-        return api_keys_delete(self._core, hash=hash, **options).unwrap()
-
-    async def delete_async(
-        self, *, hash: str, **options: Unpack[RequestOptions]
-    ) -> DeleteKeyResponse:
-        """The async twin of ``delete``."""
-        from modelgates.funcs.api_keys import api_keys_delete_async
-
-        return (await api_keys_delete_async(self._core, hash=hash, **options)).unwrap()
+    get_current_key = _Method(lambda: _api_keys.api_keys_get_current_key)
+    get_current_key_async = _AsyncMethod(lambda: _api_keys.api_keys_get_current_key_async)
+    revoke_current_key = _Method(lambda: _api_keys.api_keys_revoke_current_key)
+    revoke_current_key_async = _AsyncMethod(lambda: _api_keys.api_keys_revoke_current_key_async)
+    list = _Method(lambda: _api_keys.api_keys_list)
+    list_async = _AsyncMethod(lambda: _api_keys.api_keys_list_async)
+    create = _Method(lambda: _api_keys.api_keys_create)
+    create_async = _AsyncMethod(lambda: _api_keys.api_keys_create_async)
+    get = _Method(lambda: _api_keys.api_keys_get)
+    get_async = _AsyncMethod(lambda: _api_keys.api_keys_get_async)
+    update = _Method(lambda: _api_keys.api_keys_update)
+    update_async = _AsyncMethod(lambda: _api_keys.api_keys_update_async)
+    delete = _Method(lambda: _api_keys.api_keys_delete)
+    delete_async = _AsyncMethod(lambda: _api_keys.api_keys_delete_async)
 
 
-class Usage:
-    """Metering, for a model gateway whose client ``api_key`` is its service token."""
+class Usage(_Namespace):
+    """Metering, for a model gateway whose client ``api_key`` is its service token:
+    ``record(key_hash=..., amount=..., request_id=...)`` charges ``amount`` USD once per
+    ``request_id`` (see ``modelgates.funcs.usage.usage_record``)."""
 
-    def __init__(self, core: ModelGatesCore) -> None:
-        self._core = core
-
-    def record(self, **params: Unpack[RecordUsageParams]) -> RecordUsageResponse:
-        """``POST /usage``: charge ``amount`` USD (a ``Decimal`` keeps it exact) to the key with
-        ``key_hash``, once per ``request_id``. Pass the fields as keywords or ``request_body=``.
-
-        Returns ``.data`` (the key's ``usage`` and ``limit_remaining`` after the charge). A charge
-        the key cannot take raises ``PaymentRequiredResponseError`` (402; an unknown key
-        ``NotFoundResponseError``). Retrying is safe: the same ``request_id`` is charged once.
-        """
-        from modelgates.funcs.usage import usage_record
-
-        return usage_record(self._core, **params).unwrap()
-
-    async def record_async(self, **params: Unpack[RecordUsageParams]) -> RecordUsageResponse:
-        """The async twin of ``record``."""
-        from modelgates.funcs.usage import usage_record_async
-
-        return (await usage_record_async(self._core, **params)).unwrap()
+    record = _Method(lambda: _usage.usage_record)
+    record_async = _AsyncMethod(lambda: _usage.usage_record_async)
 
 
-class ModelGates(Closing):
-    """The ModelGates API client. Takes the options of ``ModelGatesCore``; its ``core`` is
-    shared with the standalone functions of ``modelgates.funcs``.
+class ModelGates(ModelGatesCore):
+    """The ModelGates API client: a ``ModelGatesCore`` (same options) with its API grouped in
+    namespaces, built on first use. The standalone functions of ``modelgates.funcs`` take it,
+    or its ``core``, as their core.
 
     Use it as a context manager (``with`` or ``async with``) to close the HTTP clients it made.
     """
 
-    def __init__(
-        self,
-        api_key: str = "",
-        *,
-        http_referer: str | None = None,
-        app_title: str | None = None,
-        app_categories: str | Sequence[str] | None = None,
-        server_url: str | None = None,
-        retry_config: RetryConfig | None = None,
-        timeout_ms: float | None = None,
-        client: httpx.Client | None = None,
-        async_client: httpx.AsyncClient | None = None,
-        debug: bool | None = None,
-        debug_logger: logging.Logger | None = None,
-    ) -> None:
-        self.core = ModelGatesCore(
-            api_key,
-            http_referer=http_referer,
-            app_title=app_title,
-            app_categories=app_categories,
-            server_url=server_url,
-            retry_config=retry_config,
-            timeout_ms=timeout_ms,
-            client=client,
-            async_client=async_client,
-            debug=debug,
-            debug_logger=debug_logger,
-        )
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(server_url={self.core.server_url!r})"
+    @property
+    def core(self) -> ModelGatesCore:
+        return self
 
     @cached_property
     def o_auth(self) -> OAuth:
-        return OAuth(self.core)
+        return OAuth(self)
 
     @cached_property
     def api_keys(self) -> ApiKeys:
-        return ApiKeys(self.core)
+        return ApiKeys(self)
 
     @cached_property
     def usage(self) -> Usage:
-        return Usage(self.core)
-
-    def close(self) -> None:
-        self.core.close()
-
-    async def aclose(self) -> None:
-        await self.core.aclose()
+        return Usage(self)
 
 
 def _site_root(server_url: str) -> str:

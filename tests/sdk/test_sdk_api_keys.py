@@ -11,16 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
 
 from modelgates import ModelGates, ModelGatesCore, errors
 from modelgates._logging import REDACTED
-from modelgates.core import Operation
 from modelgates.funcs import (
-    CreateKeyParams,
-    ListKeysParams,
-    RequestOptions,
-    UpdateKeyParams,
     api_keys_create,
     api_keys_create_async,
     api_keys_delete,
@@ -45,6 +39,7 @@ from modelgates.models import (
     KeyResponse,
     UpdateKeyRequest,
 )
+from modelgates.models.endpoints import Endpoint
 from tests.sdk.data import (
     FAST_RETRIES,
     ISSUED_KEY,
@@ -313,7 +308,9 @@ def test_the_hash_is_required(mg: ModelGates) -> None:
 
 def test_path_parameters_are_percent_encoded(server: ScriptedServer, core: ModelGatesCore) -> None:
     # The core's own guarantee, for operations whose values are not as narrow as a hash.
-    operation = Operation("getThing", "GET", "/things/{id}", KeyResponse)
+    operation = Endpoint(
+        "getThing", "GET", "/things/{id}", KeyResponse, auth="key", tag="Test", summary="A thing"
+    )
     for value in ("a/b?c#d", "..", ".", "ü %"):
         server.answer(200, {"data": MANAGED_KEY})
         core.send(operation, path_params={"id": value})
@@ -644,19 +641,3 @@ def test_namespaces_are_made_once_and_make_no_client(server: ScriptedServer) -> 
         assert mg.api_keys is mg.api_keys
         assert mg.usage is mg.usage
         assert mg.core._client is None and mg.core._async_client is None
-
-
-@pytest.mark.parametrize(
-    ("params", "model"),
-    [(CreateKeyParams, CreateKeyRequest), (UpdateKeyParams, UpdateKeyRequest)],
-)
-def test_the_flat_form_names_exactly_the_models_fields(
-    params: type, model: type[BaseModel]
-) -> None:
-    flat = set(params.__annotations__) - set(RequestOptions.__annotations__) - {"request_body"}
-    assert flat == set(model.model_fields)
-
-
-def test_list_takes_exactly_its_query() -> None:
-    query = set(ListKeysParams.__annotations__) - set(RequestOptions.__annotations__)
-    assert query == {"offset", "include_disabled"}

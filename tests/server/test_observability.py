@@ -77,7 +77,8 @@ def test_metrics_need_the_token_and_count_exchanges(server: str) -> None:
     assert 'modelgates_exchanges_total{outcome="refused"}' in text
     assert 'modelgates_exchanges_total{outcome="invalid"}' in text
     assert (
-        'modelgates_requests_total{method="POST",route="exchange_auth_code",status="403"}' in text
+        'modelgates_requests_total{method="POST",route="exchangeAuthCodeForApiKey",status="403"}'
+        in text
     )
     assert "modelgates_request_duration_seconds_bucket" in text
 

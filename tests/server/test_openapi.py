@@ -17,11 +17,11 @@ import schemathesis
 from schemathesis.core.result import Ok
 from starlette.routing import BaseRoute, Mount, Route
 
+from modelgates.models.endpoints import ENDPOINTS
 from modelgates.models.errors import ErrorResponse
 from modelgates.server.api.openapi import (
     API_PREFIX,
     OPENAPI_VERSION,
-    OPERATIONS,
     REF,
     openapi_document,
 )
@@ -64,7 +64,7 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     loaded = schemathesis.openapi.from_dict(document)
     results = list(loaded.get_all_operations())
     assert all(isinstance(result, Ok) for result in results)
-    assert len(results) == len(OPERATIONS)
+    assert len(results) == len(ENDPOINTS)
 
 
 def test_every_api_route_is_documented_and_nothing_else(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_every_api_route_is_documented_and_nothing_else(tmp_path: Path) -> None:
 
 def test_bodies_are_the_wire_models_own_schemas() -> None:
     schemas = openapi_document()["components"]["schemas"]
-    for op in OPERATIONS:
+    for op in ENDPOINTS:
         pairs = [(op.request, "validation"), (op.response, "serialization")]
         for model, mode in pairs:
             if model is None:

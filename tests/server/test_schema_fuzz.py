@@ -36,7 +36,8 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
-from modelgates.server.api.openapi import OPERATIONS, openapi_document
+from modelgates.models.endpoints import ENDPOINTS
+from modelgates.server.api.openapi import openapi_document
 from modelgates.server.services import usage
 from modelgates.server.settings import Settings
 from modelgates.server.store.migrate import upgrade
@@ -264,7 +265,7 @@ def test_every_operation_was_fuzzed_and_reached_success(fuzz_target: FuzzTarget)
     print(f"\nschema fuzzing: {TIMES['end'] - TIMES['start']:.1f} s")
     for label, statuses in sorted(FIGURES.items()):
         print(f"  {label}: {sum(statuses.values())} cases, {dict(sorted(statuses.items()))}")
-    documented = {f"{op.method.upper()} /api/v1{op.path}" for op in OPERATIONS}
+    documented = {f"{op.method} {op.full_path}" for op in ENDPOINTS}
     assert set(FIGURES) - {"undocumented"} == documented
     cases = {label: sum(FIGURES[label].values()) for label in documented}
     few = {label: n for label, n in cases.items() if label not in FIXED_INPUT and n < MAX_EXAMPLES}

@@ -1,8 +1,12 @@
-"""What the standalone functions share: the per-call options, and turning keyword arguments into
-a validated body, path parameters and query before anything is sent.
+"""What the standalone functions share: each is an endpoint of the table, and calling it is the
+same for all of them, written here once for sync and once for async.
 
-Input problems become ``RequestValidationError``; a keyword that no form of the call knows is a
-``TypeError``, as it would be with a spelt-out signature.
+A standalone function is its typed signature, its docstring and a call of :func:`call` (its
+async twin, of :func:`call_async`) with its endpoint. That turns the keyword arguments into the
+call's options and the endpoint's validated body, path parameters and query, sends them through
+the core, and returns a ``Result``. Input problems become
+``RequestValidationError``; a keyword that no form of the call knows is a ``TypeError``, as it
+would be with a spelt-out signature.
 """
 
 from __future__ import annotations
@@ -10,18 +14,28 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Any, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from modelgates.core import CallOptions
-from modelgates.errors import RequestValidationError
-from modelgates.models.keys import check_key_hash
+from modelgates.core import CallOptions, ModelGatesCore
+from modelgates.errors import ModelGatesError, RequestValidationError
+from modelgates.models.endpoints import Endpoint
+from modelgates.result import Err, Ok, Result
 from modelgates.retries import RetryConfig
 
-__all__ = ["OPTION_NAMES", "RequestOptions", "key_path", "parse_body", "parse_options"]
+__all__ = [
+    "OPTION_NAMES",
+    "RequestOptions",
+    "call",
+    "call_async",
+    "parse_body",
+    "parse_options",
+]
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
 class RequestOptions(TypedDict, total=False):
@@ -55,17 +69,14 @@ def parse_options(
     return CallOptions(**{name: params[name] for name in given})
 
 
-def parse_body(
-    model: type[BodyT], params: Mapping[str, Any], *, partial: bool = False
-) -> tuple[BodyT, CallOptions]:
-    """Split keyword arguments into a validated body and the call's options.
+def parse_body(model: type[BodyT], params: Mapping[str, Any], *, partial: bool = False) -> BodyT:
+    """The validated body from keyword arguments.
 
     The body is ``request_body`` (a dict or the model) or the model's fields as keywords, not
     both. A keyword set to ``None`` is left out, unless ``partial``: then every keyword given is
     part of the body, ``None`` included, so that a PATCH can say ``"limit": null``.
     """
-    fields, keywords = _body_keywords(model)
-    options = parse_options(params, keywords)
+    fields = _fields(model)
     given = {name: value for name, value in params.items() if name in fields}
     flat = given if partial else {name: value for name, value in given.items() if value is not None}
     request_body = params.get("request_body")
@@ -79,26 +90,94 @@ def parse_body(
         # A partial body keeps to the fields that were set, so that unset ones are not sent.
         data = data.model_dump(exclude_unset=partial)
     try:
-        return model.model_validate(data), options
+        return model.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError.from_pydantic(exc, "request body") from exc
 
 
-def key_path(key_hash: object) -> dict[str, str]:
-    """The path parameters of ``/keys/{hash}``, once ``hash`` is known to be a key's hash."""
-    if not isinstance(key_hash, str):
-        raise RequestValidationError.single("hash", "must be a string")
+@dataclass(frozen=True)
+class Prepared:
+    """A call's validated parts, ready for ``ModelGatesCore.send``."""
+
+    body: BaseModel | None
+    options: CallOptions
+    path_params: dict[str, str] | None
+    query: dict[str, str] | None
+
+
+def prepare(endpoint: Endpoint[Any], params: Mapping[str, Any]) -> Prepared:
+    """Split a call's keyword arguments into its options and the endpoint's validated parts."""
+    options = parse_options(params, _keywords(endpoint))
+    body = None
+    if endpoint.request is not None:
+        body = parse_body(endpoint.request, params, partial=endpoint.partial_body)
+    return Prepared(
+        body,
+        options,
+        _parameters(endpoint.path_params, params, "path"),
+        _parameters(endpoint.query, params, "query"),
+    )
+
+
+def call(core: ModelGatesCore, endpoint: Endpoint[R], params: Mapping[str, Any]) -> Result[R]:
+    """Call ``endpoint`` with a standalone function's keyword arguments; never raise."""
     try:
-        check_key_hash(key_hash)
-    except ValueError as exc:
-        raise RequestValidationError.single("hash", str(exc)) from None
-    return {"hash": key_hash}
+        ready = prepare(endpoint, params)
+        answer = core.send(
+            endpoint, ready.body, ready.options, path_params=ready.path_params, query=ready.query
+        )
+    except ModelGatesError as error:
+        return Err(error)
+    return Ok(answer)
+
+
+async def call_async(
+    core: ModelGatesCore, endpoint: Endpoint[R], params: Mapping[str, Any]
+) -> Result[R]:
+    """The async twin of :func:`call`."""
+    try:
+        ready = prepare(endpoint, params)
+        answer = await core.send_async(
+            endpoint, ready.body, ready.options, path_params=ready.path_params, query=ready.query
+        )
+    except ModelGatesError as error:
+        return Err(error)
+    return Ok(answer)
+
+
+def _parameters(
+    model: type[BaseModel] | None, params: Mapping[str, Any], where: str
+) -> dict[str, str] | None:
+    """The path or query parameters the caller gave, validated, as text for the URL."""
+    if model is None:
+        return None
+    if where == "path":
+        missing = _fields(model) - params.keys()
+        if missing:
+            raise TypeError(f"missing keyword argument(s): {', '.join(sorted(missing))}")
+        given = {name: params[name] for name in _fields(model)}
+    else:
+        given = {name: params[name] for name in _fields(model) if params.get(name) is not None}
+    try:
+        validated = model.model_validate(given)
+    except ValidationError as exc:
+        raise RequestValidationError.from_pydantic(exc, where) from exc
+    return {name: str(value) for name, value in validated.model_dump(exclude_unset=True).items()}
 
 
 @functools.cache
-def _body_keywords(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
-    """A body model's fields, and the keywords its call takes besides the options."""
-    # Once per model: ``model_fields`` is a computed class property, and these sets are the same
-    # on every call.
-    fields = frozenset(model.model_fields)
-    return fields, fields | {"request_body"}
+def _fields(model: type[BaseModel]) -> frozenset[str]:
+    # Once per model: ``model_fields`` is a computed class property.
+    return frozenset(model.model_fields)
+
+
+@functools.cache
+def _keywords(endpoint: Endpoint[Any]) -> frozenset[str]:
+    """The keywords an endpoint's call takes besides the options."""
+    names: set[str] = set()
+    if endpoint.request is not None:
+        names |= _fields(endpoint.request) | {"request_body"}
+    for model in (endpoint.path_params, endpoint.query):
+        if model is not None:
+            names |= _fields(model)
+    return frozenset(names)

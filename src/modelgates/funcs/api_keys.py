@@ -18,9 +18,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from modelgates.core import ModelGatesCore, Operation
-from modelgates.errors import ModelGatesError, RequestValidationError
-from modelgates.funcs._common import RequestOptions, key_path, parse_body, parse_options
+from modelgates.core import ModelGatesCore
+from modelgates.funcs._common import RequestOptions, call, call_async
+from modelgates.models import endpoints
 from modelgates.models.base import UsageLimitType
 from modelgates.models.keys import (
     CreateKeyRequest,
@@ -31,20 +31,14 @@ from modelgates.models.keys import (
     KeyResponse,
     UpdateKeyRequest,
 )
-from modelgates.result import Err, Ok, Result
+from modelgates.result import Result
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
-    "CREATE_KEY",
-    "DELETE_KEY",
-    "GET_CURRENT_KEY",
-    "GET_KEY",
-    "LIST_KEYS",
-    "REVOKE_CURRENT_KEY",
-    "UPDATE_KEY",
     "CreateKeyParams",
+    "KeyParams",
     "ListKeysParams",
     "UpdateKeyParams",
     "api_keys_create",
@@ -63,21 +57,17 @@ __all__ = [
     "api_keys_update_async",
 ]
 
-GET_CURRENT_KEY = Operation("getCurrentKey", "GET", "/key", KeyRecordResponse)
-REVOKE_CURRENT_KEY = Operation("revokeCurrentKey", "DELETE", "/key", DeleteKeyResponse)
-LIST_KEYS = Operation("listKeys", "GET", "/keys", KeyListResponse)
-# Not safe to retry: the server cannot tell a retried create from a second one.
-CREATE_KEY = Operation("createKey", "POST", "/keys", CreateKeyResponse, safe_to_retry=False)
-GET_KEY = Operation("getKey", "GET", "/keys/{hash}", KeyResponse)
-UPDATE_KEY = Operation("updateKey", "PATCH", "/keys/{hash}", KeyResponse, partial_body=True)
-DELETE_KEY = Operation("deleteKey", "DELETE", "/keys/{hash}", DeleteKeyResponse)
-
 
 class ListKeysParams(RequestOptions, total=False):
     #: Skip this many keys (the server answers 100 a page).
     offset: int | None
     #: Include disabled keys (the server leaves them out by default).
     include_disabled: bool | None
+
+
+class KeyParams(RequestOptions, total=True):
+    #: The key's hash: the SHA-256 hex of the key, its public id.
+    hash: str
 
 
 class CreateKeyParams(RequestOptions, total=False):
@@ -88,7 +78,7 @@ class CreateKeyParams(RequestOptions, total=False):
     expires_at: datetime | str | None
 
 
-class UpdateKeyParams(RequestOptions, total=False):
+class UpdateKeyParams(KeyParams, total=False):
     """Only the fields given are sent: ``limit=None`` (or ``limit_reset=None``) removes it, while
     leaving ``limit`` out keeps the key's limit as it is."""
 
@@ -99,31 +89,18 @@ class UpdateKeyParams(RequestOptions, total=False):
     limit_reset: UsageLimitType | None
 
 
-_LIST_QUERY = frozenset(ListKeysParams.__optional_keys__) - frozenset(
-    RequestOptions.__optional_keys__
-)
-
-
 def api_keys_get_current_key(
     core: ModelGatesCore, **params: Unpack[RequestOptions]
 ) -> Result[KeyRecordResponse]:
     """``GET /key``: the calling key's own record (label, limit, usage, expiry, ...)."""
-    try:
-        options = parse_options(params)
-        return Ok(core.send(GET_CURRENT_KEY, None, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, endpoints.GET_CURRENT_KEY, params)
 
 
 async def api_keys_get_current_key_async(
     core: ModelGatesCore, **params: Unpack[RequestOptions]
 ) -> Result[KeyRecordResponse]:
     """The async twin of ``api_keys_get_current_key``."""
-    try:
-        options = parse_options(params)
-        return Ok(await core.send_async(GET_CURRENT_KEY, None, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, endpoints.GET_CURRENT_KEY, params)
 
 
 def api_keys_revoke_current_key(
@@ -131,22 +108,14 @@ def api_keys_revoke_current_key(
 ) -> Result[DeleteKeyResponse]:
     """``DELETE /key``: the calling key revokes itself (an app signing out); every later call
     with it gets 401."""
-    try:
-        options = parse_options(params)
-        return Ok(core.send(REVOKE_CURRENT_KEY, None, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, endpoints.REVOKE_CURRENT_KEY, params)
 
 
 async def api_keys_revoke_current_key_async(
     core: ModelGatesCore, **params: Unpack[RequestOptions]
 ) -> Result[DeleteKeyResponse]:
     """The async twin of ``api_keys_revoke_current_key``."""
-    try:
-        options = parse_options(params)
-        return Ok(await core.send_async(REVOKE_CURRENT_KEY, None, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, endpoints.REVOKE_CURRENT_KEY, params)
 
 
 def api_keys_list(
@@ -154,23 +123,14 @@ def api_keys_list(
 ) -> Result[KeyListResponse]:
     """``GET /keys``: a page of the user's keys, from ``offset``; disabled ones only with
     ``include_disabled=True``."""
-    try:
-        options = parse_options(params, _LIST_QUERY)
-        return Ok(core.send(LIST_KEYS, None, options, query=_list_query(params)))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, endpoints.LIST_KEYS, params)
 
 
 async def api_keys_list_async(
     core: ModelGatesCore, **params: Unpack[ListKeysParams]
 ) -> Result[KeyListResponse]:
     """The async twin of ``api_keys_list``."""
-    try:
-        options = parse_options(params, _LIST_QUERY)
-        query = _list_query(params)
-        return Ok(await core.send_async(LIST_KEYS, None, options, query=query))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, endpoints.LIST_KEYS, params)
 
 
 def api_keys_create(
@@ -183,107 +143,51 @@ def api_keys_create(
     timeout) and on 429 and 503: after a lost answer, a retry could make a second key. On any
     other failure, list the keys to see whether it was made.
     """
-    try:
-        body, options = parse_body(CreateKeyRequest, params)
-        return Ok(core.send(CREATE_KEY, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, endpoints.CREATE_KEY, params)
 
 
 async def api_keys_create_async(
     core: ModelGatesCore, **params: Unpack[CreateKeyParams]
 ) -> Result[CreateKeyResponse]:
     """The async twin of ``api_keys_create``."""
-    try:
-        body, options = parse_body(CreateKeyRequest, params)
-        return Ok(await core.send_async(CREATE_KEY, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, endpoints.CREATE_KEY, params)
 
 
-def api_keys_get(
-    core: ModelGatesCore, *, hash: str, **params: Unpack[RequestOptions]
-) -> Result[KeyResponse]:
+def api_keys_get(core: ModelGatesCore, **params: Unpack[KeyParams]) -> Result[KeyResponse]:
     """``GET /keys/{hash}``: one of the user's keys. Another user's key is not found (404)."""
-    try:
-        path, options = key_path(hash), parse_options(params)
-        return Ok(core.send(GET_KEY, None, options, path_params=path))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, endpoints.GET_KEY, params)
 
 
 async def api_keys_get_async(
-    core: ModelGatesCore, *, hash: str, **params: Unpack[RequestOptions]
+    core: ModelGatesCore, **params: Unpack[KeyParams]
 ) -> Result[KeyResponse]:
     """The async twin of ``api_keys_get``."""
-    try:
-        path, options = key_path(hash), parse_options(params)
-        return Ok(await core.send_async(GET_KEY, None, options, path_params=path))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, endpoints.GET_KEY, params)
 
 
-def api_keys_update(
-    core: ModelGatesCore, *, hash: str, **params: Unpack[UpdateKeyParams]
-) -> Result[KeyResponse]:
+def api_keys_update(core: ModelGatesCore, **params: Unpack[UpdateKeyParams]) -> Result[KeyResponse]:
     """``PATCH /keys/{hash}``: change a key's ``name``, ``disabled``, ``limit``, ``limit_reset``.
 
     Only the fields given are sent; ``limit=None`` removes the limit. A limit below the key's
     usage is allowed: the key then has nothing left.
     """
-    try:
-        path = key_path(hash)
-        body, options = parse_body(UpdateKeyRequest, params, partial=True)
-        return Ok(core.send(UPDATE_KEY, body, options, path_params=path))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, endpoints.UPDATE_KEY, params)
 
 
 async def api_keys_update_async(
-    core: ModelGatesCore, *, hash: str, **params: Unpack[UpdateKeyParams]
+    core: ModelGatesCore, **params: Unpack[UpdateKeyParams]
 ) -> Result[KeyResponse]:
     """The async twin of ``api_keys_update``."""
-    try:
-        path = key_path(hash)
-        body, options = parse_body(UpdateKeyRequest, params, partial=True)
-        return Ok(await core.send_async(UPDATE_KEY, body, options, path_params=path))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, endpoints.UPDATE_KEY, params)
 
 
-def api_keys_delete(
-    core: ModelGatesCore, *, hash: str, **params: Unpack[RequestOptions]
-) -> Result[DeleteKeyResponse]:
+def api_keys_delete(core: ModelGatesCore, **params: Unpack[KeyParams]) -> Result[DeleteKeyResponse]:
     """``DELETE /keys/{hash}``: delete one of the user's keys; it gets 401 from then on."""
-    try:
-        path, options = key_path(hash), parse_options(params)
-        return Ok(core.send(DELETE_KEY, None, options, path_params=path))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, endpoints.DELETE_KEY, params)
 
 
 async def api_keys_delete_async(
-    core: ModelGatesCore, *, hash: str, **params: Unpack[RequestOptions]
+    core: ModelGatesCore, **params: Unpack[KeyParams]
 ) -> Result[DeleteKeyResponse]:
     """The async twin of ``api_keys_delete``."""
-    try:
-        path, options = key_path(hash), parse_options(params)
-        return Ok(await core.send_async(DELETE_KEY, None, options, path_params=path))
-    except ModelGatesError as error:
-        return Err(error)
-
-
-def _list_query(params: Mapping[str, Any]) -> dict[str, str]:
-    query: dict[str, str] = {}
-    offset = params.get("offset")
-    if offset is not None:
-        # bool is an int to Python, never an offset to a caller.
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise RequestValidationError.single("offset", "must be a whole number, at least 0")
-        query["offset"] = str(offset)
-    include_disabled = params.get("include_disabled")
-    if include_disabled is not None:
-        if not isinstance(include_disabled, bool):
-            raise RequestValidationError.single("include_disabled", "must be True or False")
-        query["include_disabled"] = "true" if include_disabled else "false"
-    return query
+    return await call_async(core, endpoints.DELETE_KEY, params)

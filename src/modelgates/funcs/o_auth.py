@@ -13,23 +13,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelgates.core import ModelGatesCore, Operation
-from modelgates.errors import ModelGatesError
-from modelgates.funcs._common import RequestOptions, parse_body
+from modelgates.core import ModelGatesCore
+from modelgates.funcs._common import RequestOptions, call, call_async
 from modelgates.models import (
     CreateAuthCodeRequest,
     CreateAuthCodeResponse,
     ExchangeAuthCodeRequest,
     ExchangeAuthCodeResponse,
 )
-from modelgates.result import Err, Ok, Result
+from modelgates.models.endpoints import CREATE_AUTH_CODE, EXCHANGE_AUTH_CODE
+from modelgates.result import Result
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
-    "CREATE_AUTH_CODE",
-    "EXCHANGE_AUTH_CODE_FOR_API_KEY",
     "CreateAuthCodeParams",
     "ExchangeAuthCodeParams",
     "RequestOptions",
@@ -38,14 +36,6 @@ __all__ = [
     "o_auth_exchange_auth_code_for_api_key",
     "o_auth_exchange_auth_code_for_api_key_async",
 ]
-
-EXCHANGE_AUTH_CODE_FOR_API_KEY = Operation(
-    "exchangeAuthCodeForAPIKey", "POST", "/auth/keys", ExchangeAuthCodeResponse
-)
-# The Idempotency-Key makes a retried create return the first code rather than a second one.
-CREATE_AUTH_CODE = Operation(
-    "createAuthCode", "POST", "/auth/keys/code", CreateAuthCodeResponse, idempotency_key=True
-)
 
 ChallengeMethod = Literal["S256", "plain"]
 
@@ -72,41 +62,27 @@ def o_auth_exchange_auth_code_for_api_key(
     core: ModelGatesCore, **params: Unpack[ExchangeAuthCodeParams]
 ) -> Result[ExchangeAuthCodeResponse]:
     """``POST /auth/keys``: exchange a code (and its PKCE verifier) for the user's new API key."""
-    try:
-        body, options = parse_body(ExchangeAuthCodeRequest, params)
-        return Ok(core.send(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, EXCHANGE_AUTH_CODE, params)
 
 
 async def o_auth_exchange_auth_code_for_api_key_async(
     core: ModelGatesCore, **params: Unpack[ExchangeAuthCodeParams]
 ) -> Result[ExchangeAuthCodeResponse]:
     """The async twin of ``o_auth_exchange_auth_code_for_api_key``."""
-    try:
-        body, options = parse_body(ExchangeAuthCodeRequest, params)
-        return Ok(await core.send_async(EXCHANGE_AUTH_CODE_FOR_API_KEY, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, EXCHANGE_AUTH_CODE, params)
 
 
 def o_auth_create_auth_code(
     core: ModelGatesCore, **params: Unpack[CreateAuthCodeParams]
 ) -> Result[CreateAuthCodeResponse]:
-    """``POST /auth/keys/code``: create a code directly with the user's own key (no browser)."""
-    try:
-        body, options = parse_body(CreateAuthCodeRequest, params)
-        return Ok(core.send(CREATE_AUTH_CODE, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    """``POST /auth/keys/code``: create a code directly with the user's own key (no browser).
+    Each call sends a fresh ``Idempotency-Key``, the same on its retries, so that a retried
+    create returns the first code rather than a second one."""
+    return call(core, CREATE_AUTH_CODE, params)
 
 
 async def o_auth_create_auth_code_async(
     core: ModelGatesCore, **params: Unpack[CreateAuthCodeParams]
 ) -> Result[CreateAuthCodeResponse]:
     """The async twin of ``o_auth_create_auth_code``."""
-    try:
-        body, options = parse_body(CreateAuthCodeRequest, params)
-        return Ok(await core.send_async(CREATE_AUTH_CODE, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, CREATE_AUTH_CODE, params)

@@ -10,19 +10,16 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from modelgates.core import ModelGatesCore, Operation
-from modelgates.errors import ModelGatesError
-from modelgates.funcs._common import RequestOptions, parse_body
+from modelgates.core import ModelGatesCore
+from modelgates.funcs._common import RequestOptions, call, call_async
+from modelgates.models.endpoints import RECORD_USAGE
 from modelgates.models.usage import RecordUsageRequest, RecordUsageResponse
-from modelgates.result import Err, Ok, Result
+from modelgates.result import Result
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["RECORD_USAGE", "RecordUsageParams", "usage_record", "usage_record_async"]
-
-# Safe to retry: the server charges a request_id once and answers a repeat as it did the first.
-RECORD_USAGE = Operation("recordUsage", "POST", "/usage", RecordUsageResponse)
+__all__ = ["RecordUsageParams", "usage_record", "usage_record_async"]
 
 
 class RecordUsageParams(RequestOptions, total=False):
@@ -48,19 +45,11 @@ def usage_record(
     ``ConflictResponseError`` (409). Retrying is safe: the same ``request_id`` is charged once,
     and a repeat gets the first answer.
     """
-    try:
-        body, options = parse_body(RecordUsageRequest, params)
-        return Ok(core.send(RECORD_USAGE, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return call(core, RECORD_USAGE, params)
 
 
 async def usage_record_async(
     core: ModelGatesCore, **params: Unpack[RecordUsageParams]
 ) -> Result[RecordUsageResponse]:
     """The async twin of ``usage_record``."""
-    try:
-        body, options = parse_body(RecordUsageRequest, params)
-        return Ok(await core.send_async(RECORD_USAGE, body, options))
-    except ModelGatesError as error:
-        return Err(error)
+    return await call_async(core, RECORD_USAGE, params)

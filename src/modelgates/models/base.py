@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
 )
 
@@ -29,6 +30,19 @@ class RequestModel(BaseModel):
     """A request body: unknown fields are an error."""
 
     # Inputs may be secrets (verifiers, codes): a validation error must not carry them.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class QueryModel(BaseModel):
+    """A query string: each field a parameter. Values arrive as text from a URL (or as Python
+    values from the SDK); unknown parameters are ignored, as servers commonly do."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+
+class PathModel(BaseModel):
+    """The parameters of a path such as ``/keys/{hash}``."""
+
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
@@ -113,4 +127,54 @@ Timestamp = Annotated[
     AfterValidator(_to_utc),
     PlainSerializer(_iso_z, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}, "serialization"),
+]
+
+
+#: The validation context under which a query model reads a URL's text (the server's case); the
+#: SDK validates the caller's Python values, where "10" is no number and "true" no flag.
+FROM_URL = {"from_url": True}
+
+
+def _from_url(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("from_url"))
+
+
+def _whole_number(value: Any, info: ValidationInfo) -> Any:
+    # isascii(): str.isdigit() also admits "²" (which int() refuses) and other scripts' digits.
+    if isinstance(value, str) and _from_url(info):
+        if value.isascii() and value.isdigit() and len(value) <= 9:
+            return int(value)
+    # bool is an int to Python, never an offset to a caller.
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return value
+    raise ValueError("must be a whole number ≥ 0")
+
+
+def _true_or_false(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _from_url(info) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("must be true or false")
+
+
+def _query_text(value: bool | int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+#: A whole number in a query: ``offset=20``.
+QueryNumber = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    PlainSerializer(_query_text, return_type=str),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 999_999_999}),
+]
+#: A flag in a query: ``include_disabled=true`` (or ``false``, in any case).
+QueryFlag = Annotated[
+    bool,
+    BeforeValidator(_true_or_false),
+    PlainSerializer(_query_text, return_type=str),
+    WithJsonSchema({"type": "boolean"}),
 ]

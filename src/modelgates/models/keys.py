@@ -10,6 +10,10 @@ from pydantic import AfterValidator, Field, StrictBool, WithJsonSchema
 from modelgates.models.base import (
     KeyLabel,
     Money,
+    PathModel,
+    QueryFlag,
+    QueryModel,
+    QueryNumber,
     RequestModel,
     ResponseModel,
     Timestamp,
@@ -32,6 +36,21 @@ KeyHash = Annotated[
     AfterValidator(check_key_hash),
     WithJsonSchema({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
 ]
+
+
+class KeyPath(PathModel):
+    """``/keys/{hash}``: a key is named by its hash, its public id."""
+
+    hash: KeyHash = Field(description="The key's public id: the SHA-256 hex of the key.")
+
+
+class ListKeysQuery(QueryModel):
+    """The query of ``GET /api/v1/keys``."""
+
+    offset: QueryNumber = Field(
+        0, description="How many keys to skip (pages hold 100 keys, oldest first)."
+    )
+    include_disabled: QueryFlag = Field(False, description="Whether disabled keys are listed too.")
 
 
 class KeyRecord(ResponseModel):

@@ -9,6 +9,7 @@ import hmac
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -17,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from modelgates.server.api import keys, oauth, openapi, usage
+from modelgates.models.endpoints import ENDPOINTS, Endpoint
 from modelgates.server.api.context import AppContext, utcnow
 from modelgates.server.api.headers import ApiHeaders
 from modelgates.server.api.health import readyz
 from modelgates.server.api.responses import EXCEPTION_HANDLERS, error_response
+from modelgates.server.api.routing import api_routes
 from modelgates.server.observability import Metrics, RequestLog, configure_logging
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.secret import server_secret
@@ -48,7 +50,8 @@ async def healthz(_request: Request) -> Response:
 SWITCH_INTERVAL_SECONDS = 0.0001
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS) -> Starlette:
+    """The app; ``endpoints`` is the JSON API it serves (the table's, unless a test adds one)."""
     store = Store.open(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
         limiter=RateLimiter(settings.redis_url),
         secret=server_secret(settings),
         now=utcnow,
+        endpoints=endpoints,
     )
 
     @contextlib.asynccontextmanager
@@ -77,18 +81,7 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
 
     routes = [
-        Route("/api/v1/auth/keys/code", oauth.create_auth_code, methods=["POST"]),
-        Route("/api/v1/auth/keys", oauth.exchange_auth_code, methods=["POST"]),
-        Route("/api/v1/key", keys.current_key, methods=["GET"]),
-        Route("/api/v1/key", keys.revoke_current_key, methods=["DELETE"]),
-        Route("/api/v1/auth/key", keys.current_key, methods=["GET"]),
-        Route("/api/v1/keys", keys.list_keys, methods=["GET"]),
-        Route("/api/v1/keys", keys.create_key, methods=["POST"]),
-        Route("/api/v1/keys/{hash}", keys.get_key, methods=["GET"]),
-        Route("/api/v1/keys/{hash}", keys.update_key, methods=["PATCH"]),
-        Route("/api/v1/keys/{hash}", keys.delete_key, methods=["DELETE"]),
-        Route("/api/v1/usage", usage.record_usage, methods=["POST"]),
-        Route("/api/v1/openapi.json", openapi.openapi_json, methods=["GET"]),
+        *api_routes(endpoints),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *web_routes(),
@@ -100,7 +93,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestLog, metrics=metrics),
-            Middleware(ApiHeaders),
+            Middleware(ApiHeaders, endpoints=endpoints),
             Middleware(PageHeaders),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

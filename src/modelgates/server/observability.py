@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelgates.models.endpoints import EXCHANGE_AUTH_CODE
+
 access_log = logging.getLogger("modelgates.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -92,7 +94,7 @@ class RequestLog:
             route = getattr(endpoint, "__name__", "unmatched")
             self.metrics.requests.labels(route, scope["method"], str(status)).inc()
             self.metrics.latency.labels(route).observe(elapsed)
-            if route == "exchange_auth_code":
+            if route == EXCHANGE_AUTH_CODE.operation_id:
                 self.metrics.exchanges.labels(_EXCHANGE_OUTCOMES.get(status, "failed")).inc()
             access_log.info(
                 json.dumps(

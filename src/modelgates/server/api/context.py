@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from starlette.requests import Request
 
+from modelgates.models.endpoints import ENDPOINTS, Endpoint
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services.errors import TooManyRequests
 from modelgates.server.settings import Settings
@@ -26,6 +28,8 @@ class AppContext:
     #: The server's secret (see :mod:`modelgates.server.secret`).
     secret: bytes
     now: Callable[[], datetime] = field(default=utcnow)
+    #: The JSON API this app serves (the table, unless a test adds to it).
+    endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS
 
 
 def context_of(request: Request) -> AppContext:

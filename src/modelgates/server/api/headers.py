@@ -1,14 +1,17 @@
-"""Headers every API answer carries, and CORS for the one endpoint browsers call directly."""
+"""Headers every API answer carries, and CORS for the endpoints browser pages call directly."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-EXCHANGE_PATH = "/api/v1/auth/keys"
+from modelgates.models.endpoints import Endpoint
+
 _CORS = {
     "access-control-allow-origin": "*",
-    "access-control-allow-methods": "POST, OPTIONS",
     "access-control-allow-headers": (
         "Content-Type, Authorization, HTTP-Referer, X-ModelGates-Title, X-Title, "
         "X-ModelGates-Categories, Idempotency-Key, User-Agent"
@@ -19,22 +22,34 @@ _CORS = {
 
 class ApiHeaders:
     """``Cache-Control: no-store`` on every API answer (some carry keys; none should be cached),
-    and CORS on the exchange, so single-page apps holding the verifier can call it.
+    and CORS on the endpoints the table marks ``cors`` (the exchange, so that single-page apps
+    holding the verifier can call it).
 
-    The exchange takes no credentials, so ``*`` without ``Allow-Credentials`` is safe.
+    No credentials (cookies) are allowed, so ``*`` without ``Allow-Credentials`` is safe: a page
+    can call these only with a key it holds itself.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, endpoints: Iterable[Endpoint[Any]]) -> None:
         self.app = app
+        #: The methods a page on any origin may use, by path.
+        self.cors_methods: dict[str, set[str]] = {}
+        for endpoint in endpoints:
+            if endpoint.cors:
+                self.cors_methods.setdefault(endpoint.full_path, set()).add(endpoint.method)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        cors = path.rstrip("/") == EXCHANGE_PATH
-        if cors and scope["method"] == "OPTIONS":
-            await send({"type": "http.response.start", "status": 204, "headers": _raw(_CORS)})
+        methods = self.cors_methods.get(path.rstrip("/"))
+        cors = methods is not None
+        if methods is not None and scope["method"] == "OPTIONS":
+            allowed = {
+                **_CORS,
+                "access-control-allow-methods": ", ".join([*sorted(methods), "OPTIONS"]),
+            }
+            await send({"type": "http.response.start", "status": 204, "headers": _raw(allowed)})
             await send({"type": "http.response.body", "body": b""})
             return
 

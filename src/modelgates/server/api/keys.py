@@ -2,102 +2,70 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
-
+from modelgates.models import endpoints
 from modelgates.models.keys import (
     CreateKeyRequest,
     CreateKeyResponse,
     DeleteKeyResponse,
     KeyListResponse,
+    KeyPath,
     KeyRecordResponse,
     KeyResponse,
+    ListKeysQuery,
     UpdateKeyRequest,
 )
-from modelgates.server.api.bodies import BodyRejected, invalid_fields, read_model
-from modelgates.server.api.context import AppContext, context_of
-from modelgates.server.api.responses import ModelResponse
+from modelgates.server.api.routing import ApiCall, handles
 from modelgates.server.services import keys
-from modelgates.server.store import KeyRow
 
 
-async def _caller(request: Request) -> tuple[AppContext, KeyRow]:
-    ctx = context_of(request)
-    row = await keys.authenticate(ctx.store, request.headers.get("authorization"), ctx.now())
-    return ctx, row
+@handles(endpoints.GET_CURRENT_KEY)
+@handles(endpoints.GET_CURRENT_KEY_LEGACY)
+async def current_key(call: ApiCall) -> KeyRecordResponse:
+    return KeyRecordResponse(data=keys.record_of(call.caller, call.now))
 
 
-async def current_key(request: Request) -> Response:
-    ctx, row = await _caller(request)
-    return ModelResponse(KeyRecordResponse(data=keys.record_of(row, ctx.now())))
+@handles(endpoints.REVOKE_CURRENT_KEY)
+async def revoke_current_key(call: ApiCall) -> DeleteKeyResponse:
+    await keys.revoke_self(call.ctx.store, call.caller, call.now)
+    return DeleteKeyResponse(deleted=True)
 
 
-async def revoke_current_key(request: Request) -> Response:
-    ctx, row = await _caller(request)
-    await keys.revoke_self(ctx.store, row, ctx.now())
-    return ModelResponse(DeleteKeyResponse(deleted=True))
-
-
-async def _manager(request: Request) -> tuple[AppContext, KeyRow]:
-    ctx, row = await _caller(request)
-    keys.require_management(row)
-    return ctx, row
-
-
-async def list_keys(request: Request) -> Response:
-    ctx, caller = await _manager(request)
-    offset = _offset(request.query_params.get("offset"))
-    include_disabled = _flag(request.query_params.get("include_disabled"), "include_disabled")
+@handles(endpoints.LIST_KEYS)
+async def list_keys(call: ApiCall) -> KeyListResponse:
+    query = call.query(ListKeysQuery)
     data = await keys.list_managed(
-        ctx.store, caller, offset=offset, include_disabled=include_disabled, now=ctx.now()
+        call.ctx.store,
+        call.caller,
+        offset=query.offset,
+        include_disabled=query.include_disabled,
+        now=call.now,
     )
-    return ModelResponse(KeyListResponse(data=data))
+    return KeyListResponse(data=data)
 
 
-async def create_key(request: Request) -> Response:
-    ctx, caller = await _manager(request)
-    body = await read_model(request, CreateKeyRequest, ctx.settings.max_body_bytes)
-    secret, record = await keys.create_managed(ctx.store, caller, body, ctx.now())
-    return ModelResponse(CreateKeyResponse(data=record, key=secret), status_code=201)
+@handles(endpoints.CREATE_KEY)
+async def create_key(call: ApiCall) -> CreateKeyResponse:
+    body = await call.body(CreateKeyRequest)
+    secret, record = await keys.create_managed(call.ctx.store, call.caller, body, call.now)
+    return CreateKeyResponse(data=record, key=secret)
 
 
-async def get_key(request: Request) -> Response:
-    ctx, caller = await _manager(request)
-    record = await keys.get_managed(ctx.store, caller, request.path_params["hash"], ctx.now())
-    return ModelResponse(KeyResponse(data=record))
+@handles(endpoints.GET_KEY)
+async def get_key(call: ApiCall) -> KeyResponse:
+    key_hash = call.path(KeyPath).hash
+    return KeyResponse(data=await keys.get_managed(call.ctx.store, call.caller, key_hash, call.now))
 
 
-async def update_key(request: Request) -> Response:
-    ctx, caller = await _manager(request)
-    body = await read_model(request, UpdateKeyRequest, ctx.settings.max_body_bytes)
-    record = await keys.update_managed(
-        ctx.store, caller, request.path_params["hash"], body, ctx.now()
-    )
-    return ModelResponse(KeyResponse(data=record))
+@handles(endpoints.UPDATE_KEY)
+async def update_key(call: ApiCall) -> KeyResponse:
+    body = await call.body(UpdateKeyRequest)
+    key_hash = call.path(KeyPath).hash
+    record = await keys.update_managed(call.ctx.store, call.caller, key_hash, body, call.now)
+    return KeyResponse(data=record)
 
 
-async def delete_key(request: Request) -> Response:
-    ctx, caller = await _manager(request)
-    await keys.delete_managed(ctx.store, caller, request.path_params["hash"], ctx.now())
-    return ModelResponse(DeleteKeyResponse(deleted=True))
-
-
-def _offset(raw: str | None) -> int:
-    if raw is None:
-        return 0
-    # isascii(): str.isdigit() also admits "²" (which int() refuses) and other scripts' digits.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise _bad_query("offset", "must be a whole number ≥ 0")
-    return int(raw)
-
-
-def _flag(raw: str | None, name: str) -> bool:
-    if raw is None:
-        return False
-    if raw.lower() not in ("true", "false"):
-        raise _bad_query(name, "must be true or false")
-    return raw.lower() == "true"
-
-
-def _bad_query(field: str, message: str) -> BodyRejected:
-    return invalid_fields([{"field": field, "message": message}])
+@handles(endpoints.DELETE_KEY)
+async def delete_key(call: ApiCall) -> DeleteKeyResponse:
+    key_hash = call.path(KeyPath).hash
+    await keys.delete_managed(call.ctx.store, call.caller, key_hash, call.now)
+    return DeleteKeyResponse(deleted=True)

@@ -189,6 +189,29 @@ def render(
     return finish(visitor, response)
 
 
+def render_anonymous(
+    request: Request,
+    template: str,
+    *,
+    status: int,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """A page rendered as for a signed-out browser, without a :class:`Visitor`: it reads no
+    cookie and no store and sets nothing, so that answering any address (a scanner's, or a
+    404 while the database is down) costs no query. It must carry no form."""
+    html = _env.get_template(template).render(
+        root=request.scope.get("root_path", "").rstrip("/"),
+        user=None,
+        session_csrf="",
+        browser_csrf="",
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    response.headers["content-security-policy"] = csp()
+    return response
+
+
 def redirect(visitor: Visitor, url: str) -> Response:
     return finish(visitor, RedirectResponse(url, status_code=303))
 

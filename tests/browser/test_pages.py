@@ -1,10 +1,77 @@
-"""Pages in Chromium beyond the sign-in path: the not-found page."""
+"""Pages in Chromium beyond the sign-in path: the not-found page, and the Copy button beside a
+value shown once, which JavaScript adds and whose absence leaves the value there to copy."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+
+from modelgates import pkce
 from tests.browser.conftest import Site
+from tests.browser.test_consent_flow import key_record, sign_in
+from tests.conftest import Account, new_account
+
+KEY = re.compile(r"sk-mg-v1-[0-9a-f]{64}")
+
+
+@pytest.fixture(scope="module")
+def user(site: Site) -> Account:
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API keeps a loop in this thread
+        return thread.submit(new_account, site.database_url).result()
+
+
+@pytest.fixture
+def scripted(chromium: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A profile with JavaScript on (as most people's is) that lets the site use the
+    clipboard, as a person who allowed it would."""
+    context = chromium.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base_url)
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+class Console:
+    """What the browser reported on the page's console that matters here: a script or style
+    blocked by the CSP, a script's error. (Not every error: Chromium also logs the 404 of
+    ``/favicon.ico``, whenever it gets round to asking.)"""
+
+    def __init__(self, page: Page) -> None:
+        self.messages: list[str] = []
+        page.on("console", self._on_message)
+        page.on("pageerror", lambda error: self.messages.append(f"pageerror: {error}"))
+
+    def _on_message(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.messages.append(f"{message.type}: {message.text}")
+
+
+def signed_in_page(context: BrowserContext, site: Site, user: Account) -> tuple[Page, Console]:
+    """A new page of ``context``, its console listened to from the start, signed in."""
+    page = context.new_page()
+    console = Console(page)
+    page.goto(f"{site.base_url}/sign-in")
+    sign_in(page, user)
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    return page, console
+
+
+def new_management_key(page: Page, site: Site, name: str) -> None:
+    page.goto(f"{site.base_url}/account")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_role("button", name="Create key", exact=True).click()
+    expect(page.get_by_role("heading", name="Your new management key")).to_be_visible()
+
+
+def headless_code(page: Page, site: Site) -> None:
+    challenge = pkce.s256_challenge(pkce.create_verifier())
+    page.goto(f"{site.base_url}/auth?code_challenge={challenge}&code_challenge_method=S256")
+    page.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.get_by_role("heading", name="Your authorization code")).to_be_visible()
 
 
 def test_an_unknown_address_shows_the_not_found_page(page: Page, site: Site) -> None:
@@ -13,3 +80,50 @@ def test_an_unknown_address_shows_the_not_found_page(page: Page, site: Site) -> 
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     page.get_by_role("link", name="Go to your account").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_the_copy_button_puts_a_new_key_on_the_clipboard(
+    scripted: BrowserContext, site: Site, user: Account
+) -> None:
+    page, console = signed_in_page(scripted, site, user)
+    new_management_key(page, site, "Copied key")
+    key = page.get_by_label("Key “Copied key”").input_value()
+    assert KEY.fullmatch(key)
+    page.get_by_role("button", name="Copy key", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Copied to the clipboard.")
+    expect(page.get_by_role("button", name="Copied", exact=True)).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    assert key_record(site, key).status_code == 200
+    assert console.messages == []
+
+
+def test_the_copy_button_puts_the_headless_code_on_the_clipboard(
+    scripted: BrowserContext, site: Site, user: Account
+) -> None:
+    page, console = signed_in_page(scripted, site, user)
+    headless_code(page, site)
+    code = page.get_by_label("Authorization code").input_value()
+    assert code
+    page.get_by_role("button", name="Copy code", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == code
+    assert console.messages == []
+
+
+def test_without_javascript_there_is_no_button_and_the_values_are_shown(
+    context: BrowserContext, site: Site, user: Account
+) -> None:
+    page, console = signed_in_page(context, site, user)
+    new_management_key(page, site, "Plain key")
+    key = page.get_by_label("Key “Plain key”")
+    expect(key).to_be_visible()
+    expect(key).to_have_value(KEY)
+    expect(key).to_be_editable(editable=False)  # read-only, yet selectable to copy by hand
+    expect(page.get_by_role("button", name="Copy key")).to_have_count(0)
+
+    headless_code(page, site)
+    code = page.get_by_label("Authorization code")
+    expect(code).to_be_visible()
+    expect(code).not_to_have_value("")
+    expect(page.get_by_role("button", name="Copy code")).to_have_count(0)
+    assert console.messages == []

@@ -14,6 +14,7 @@ from modelgates.server.settings import Settings
 from tests.conftest import Account, LiveServer, free_port, new_account, start_server
 from tests.server.pages import (
     PageClient,
+    assert_loads_the_copy_script_only,
     auth_query,
     callback_params,
     csrf_of,
@@ -183,6 +184,9 @@ def test_a_management_key_of_ones_own_is_shown_once(
     found = re.search(r'id="key"[^>]*value="(sk-mg-v1-[0-9a-f]{64})"', made.text)
     assert found is not None, made.text
     key = found.group(1)
+    assert_loads_the_copy_script_only(made)
+    assert 'data-copy="Copy key"' in made.text
+    assert "script-src" not in signed_in.get("/account").headers["content-security-policy"]
     record = live_server.client.get("/key", headers={"Authorization": f"Bearer {key}"})
     assert record.json()["data"]["is_management_key"] is True
     assert record.json()["data"]["label"] == "Ops key"

@@ -17,6 +17,7 @@ from tests.conftest import Account, LiveServer, new_account, run, table_counts
 from tests.server.pages import (
     CALLBACK,
     PageClient,
+    assert_loads_the_copy_script_only,
     auth_query,
     callback_params,
     csrf_of,
@@ -314,6 +315,21 @@ def test_headless_approval_shows_the_code_to_paste(
     assert code is not None, shown.text
     key = exchange(live_server, code.group(1), verifier).json()["key"]
     assert key_record(live_server, key).json()["data"]["limit"] == 1
+
+
+def test_the_code_page_loads_the_copy_script(signed_in: PageClient) -> None:
+    shown = signed_in.decide(auth_query(callback_url=None), "approve")
+    assert shown.status_code == 200, shown.text
+    assert_loads_the_copy_script_only(shown)
+    assert 'data-copy="Copy code"' in shown.text
+
+
+def test_the_copy_script_is_served_from_the_site(browser: PageClient) -> None:
+    script = browser.get("/static/copy.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.headers["x-content-type-options"] == "nosniff"
+    assert "navigator.clipboard" in script.text
 
 
 def test_headless_deny_shows_a_page(live_server: LiveServer, signed_in: PageClient) -> None:

@@ -174,6 +174,7 @@ def render(
     *,
     status: int = 200,
     form_action: str | None = None,
+    scripts: bool = False,
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Response:
@@ -185,7 +186,7 @@ def render(
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=headers)
-    response.headers["content-security-policy"] = csp(form_action)
+    response.headers["content-security-policy"] = csp(form_action, scripts=scripts)
     return finish(visitor, response)
 
 

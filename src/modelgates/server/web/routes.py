@@ -31,7 +31,9 @@ from modelgates.server.web.pages import (
 logger = logging.getLogger("modelgates.server")
 
 Handler = Callable[[Request, Visitor], Awaitable[Response]]
-_STYLESHEET = (resources.files("modelgates.server.web") / "static" / "modelgates.css").read_bytes()
+_STATIC = resources.files("modelgates.server.web") / "static"
+_STYLESHEET = (_STATIC / "modelgates.css").read_bytes()
+_COPY_SCRIPT = (_STATIC / "copy.js").read_bytes()
 # An origin that can stand in a CSP source list as it is (no IPv6 literal, no odd characters).
 _CSP_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?")
 
@@ -195,6 +197,7 @@ async def _auth_decide(request: Request, visitor: Visitor) -> Response:
         return render(
             visitor,
             "code.html",
+            scripts=True,
             title="Your authorization code",
             code=approval.code,
             code_minutes=max(1, ctx.settings.code_ttl_seconds // 60),
@@ -417,7 +420,9 @@ async def _create_key(request: Request, visitor: Visitor) -> Response:
         return await _account_form(
             visitor, status=400, name_error=f"The name {_first_message(invalid)}."
         )
-    return render(visitor, "new_key.html", title="Your new key", key=issued.key, row=issued.row)
+    return render(
+        visitor, "new_key.html", scripts=True, title="Your new key", key=issued.key, row=issued.row
+    )
 
 
 async def _confirm_revoke_key(request: Request, visitor: Visitor) -> Response:
@@ -503,6 +508,10 @@ async def _stylesheet(_request: Request) -> Response:
     return Response(_STYLESHEET, media_type="text/css")
 
 
+async def _copy_script(_request: Request) -> Response:
+    return Response(_COPY_SCRIPT, media_type="text/javascript")
+
+
 def routes() -> list[BaseRoute]:
     acting = [("/sign-out", _sign_out), ("/account/keys", _create_key)]
     # Revoking is a GET that asks, then the POST of the page it showed.
@@ -524,4 +533,5 @@ def routes() -> list[BaseRoute]:
         *(Route(path, page(ask), methods=["GET"]) for path, ask, _ in revoking),
         *(Route(path, page(act), methods=["POST"]) for path, _, act in revoking),
         Route("/static/modelgates.css", _stylesheet, methods=["GET"]),
+        Route("/static/copy.js", _copy_script, methods=["GET"]),
     ]

@@ -11,8 +11,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
 from modelgates import pkce
-from tests.browser.conftest import Site
-from tests.browser.test_consent_flow import key_record, sign_in
+from tests.browser.callback_app import CallbackApp
+from tests.browser.conftest import PHONE, Site
+from tests.browser.test_consent_flow import key_record, key_through_the_app, sign_in
 from tests.conftest import Account, new_account
 
 KEY = re.compile(r"sk-mg-v1-[0-9a-f]{64}")
@@ -127,3 +128,38 @@ def test_without_javascript_there_is_no_button_and_the_values_are_shown(
     expect(code).not_to_have_value("")
     expect(page.get_by_role("button", name="Copy code")).to_have_count(0)
     assert console.messages == []
+
+
+def test_on_a_phone_a_value_shown_once_is_shown_whole_and_terms_stay_on_a_line(
+    chromium: Browser, site: Site, test_app: CallbackApp, user: Account
+) -> None:
+    # JavaScript on here only so that the test can measure the page.
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        key_through_the_app(page, site, test_app, user, "An app's key")  # signs in too
+        new_management_key(page, site, "A key with a long name to show on a phone")
+        field = page.get_by_label(re.compile("^Key “A key with a long name"))
+        expect(field).to_have_value(KEY)
+        hidden = field.evaluate(
+            "f => f.scrollWidth > f.clientWidth || f.scrollHeight > f.clientHeight"
+        )
+        assert hidden is False  # no part of it scrolled out of sight
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        page.goto(f"{site.base_url}/account")
+        page.get_by_role("row").filter(has_text="An app's key").get_by_role(
+            "link", name="Revoke"
+        ).click()
+        # Lines of each term's text (its box stretches to the row, whose value may wrap).
+        lines = page.locator(".terms dt").evaluate_all(
+            """terms => terms.map(term => {
+                const range = document.createRange();
+                range.selectNodeContents(term);
+                return range.getClientRects().length;
+            })"""
+        )
+        assert lines and set(lines) == {1}, lines  # "Held by" does not break in two
+    finally:
+        context.close()

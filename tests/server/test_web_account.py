@@ -181,7 +181,7 @@ def test_a_management_key_of_ones_own_is_shown_once(
     page = signed_in.get("/account")
     made = signed_in.post("/account/keys", {"csrf": csrf_of(page), "name": "Ops key"})
     assert made.status_code == 200, made.text
-    found = re.search(r'id="key"[^>]*value="(sk-mg-v1-[0-9a-f]{64})"', made.text)
+    found = re.search(r'id="key"[^>]*>(sk-mg-v1-[0-9a-f]{64})</textarea>', made.text)
     assert found is not None, made.text
     key = found.group(1)
     assert_loads_the_copy_script_only(made)

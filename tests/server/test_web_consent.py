@@ -311,7 +311,7 @@ def test_headless_approval_shows_the_code_to_paste(
     shown = signed_in.decide(query, "approve")
     assert shown.status_code == 200, shown.text
     assert "location" not in shown.headers
-    code = re.search(r'id="code"[^>]*value="([^"]+)"', shown.text)
+    code = re.search(r'id="code"[^>]*>([^<]+)</textarea>', shown.text)
     assert code is not None, shown.text
     key = exchange(live_server, code.group(1), verifier).json()["key"]
     assert key_record(live_server, key).json()["data"]["limit"] == 1

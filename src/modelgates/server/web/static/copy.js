@@ -1,4 +1,4 @@
-// The Copy button beside a value shown once (an authorization code, a new key): added only
+// The Copy button under a value shown once (an authorization code, a new key): added only
 // where the Clipboard API works, so that without JavaScript, or on a page served over plain
 // http (not a secure context), the value is simply shown, read-only and selectable.
 (function () {
@@ -6,10 +6,10 @@
   if (!window.isSecureContext || !navigator.clipboard || !navigator.clipboard.writeText) {
     return;
   }
-  document.querySelectorAll("input[data-copy]").forEach(function (input) {
+  document.querySelectorAll("[data-copy]").forEach(function (field) {
     var button = document.createElement("button");
-    var label = input.getAttribute("data-copy");
-    var status = document.createElement("p");
+    var label = field.getAttribute("data-copy");
+    var status = document.createElement("span");
     var reset = 0;
     button.type = "button";
     button.className = "copy";
@@ -17,7 +17,7 @@
     status.className = "copy-status";
     status.setAttribute("role", "status");
     button.addEventListener("click", function () {
-      navigator.clipboard.writeText(input.value).then(
+      navigator.clipboard.writeText(field.value).then(
         function () {
           button.textContent = "Copied";
           status.textContent = "Copied to the clipboard.";
@@ -28,12 +28,12 @@
         },
         function () {
           // The browser refused (a permission, a policy): the value is still there to copy.
-          input.select();
+          field.select();
           status.textContent = "Could not copy. The text is selected: copy it yourself.";
         }
       );
     });
-    input.parentNode.appendChild(button);
-    input.parentNode.insertAdjacentElement("afterend", status);
+    field.parentNode.appendChild(button);
+    field.parentNode.appendChild(status);
   });
 })();

@@ -116,27 +116,58 @@ def test_an_invalid_callback_shows_the_error_page_and_goes_nowhere(
     assert test_app.received == []
 
 
-def test_the_account_page_revokes_a_key_which_then_gets_401(
-    page: Page, site: Site, test_app: CallbackApp, user: Account
-) -> None:
-    verifier = start_from_the_app(page, site, test_app, key_label="Revoke me")
+def key_through_the_app(page: Page, site: Site, app: CallbackApp, user: Account, label: str) -> str:
+    verifier = start_from_the_app(page, site, app, key_label=label)
     sign_in(page, user)
     page.get_by_role("button", name="Approve", exact=True).click()
-    page.wait_for_url(f"{test_app.callback_url}?*")
-    (code,) = test_app.received[0]["code"]
+    page.wait_for_url(f"{app.callback_url}?*")
+    (code,) = app.received[-1]["code"]
     with sdk(site) as client:
         key = client.o_auth.exchange_auth_code_for_api_key(
             code=code, code_verifier=verifier, code_challenge_method="S256"
         ).key
     assert key_record(site, key).status_code == 200
+    return key
 
+
+def test_the_account_page_revokes_a_key_after_asking_and_it_then_gets_401(
+    page: Page, site: Site, test_app: CallbackApp, user: Account
+) -> None:
+    key = key_through_the_app(page, site, test_app, user, "Revoke me")
     page.goto(f"{site.base_url}/account")
     row = page.get_by_role("row").filter(has_text="Revoke me")
     expect(row).to_contain_text(f"localhost:{test_app.port}")
-    row.get_by_role("button", name="Revoke").click()
+    row.get_by_role("link", name="Revoke").click()
+
+    expect(page.get_by_role("heading", name="Revoke the key “Revoke me”?")).to_be_visible()
+    expect(page.locator("dl")).to_contain_text(f"http://localhost:{test_app.port}")
+    assert key_record(site, key).status_code == 200  # asking changed nothing
+    page.get_by_role("button", name="Revoke", exact=True).click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="Revoke me")).to_have_count(0)
     assert key_record(site, key).status_code == 401
+
+
+def test_cancel_keeps_an_apps_access_and_revoke_ends_it(
+    page: Page, site: Site, test_app: CallbackApp, user: Account
+) -> None:
+    key = key_through_the_app(page, site, test_app, user, "Cancel me")
+    app_name = f"localhost:{test_app.port}"
+    for choice in ("Cancel", "Revoke"):
+        page.goto(f"{site.base_url}/account")
+        page.get_by_role("link", name=f"Revoke {app_name}", exact=True).click()
+        expect(page.get_by_role("heading")).to_have_text(f"Revoke access for {app_name}?")
+        expect(page.get_by_role("listitem").filter(has_text="Cancel me")).to_be_visible()
+        if choice == "Cancel":
+            page.get_by_role("link", name="Cancel", exact=True).click()
+            expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+            expect(page.get_by_role("row").filter(has_text="Cancel me")).to_have_count(1)
+            assert key_record(site, key).status_code == 200
+        else:
+            page.get_by_role("button", name="Revoke", exact=True).click()
+            expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+            expect(page.get_by_role("link", name=f"Revoke {app_name}")).to_have_count(0)
+            assert key_record(site, key).status_code == 401
 
 
 def test_headless_mode_shows_the_code_to_paste(page: Page, site: Site, user: Account) -> None:

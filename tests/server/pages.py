@@ -61,6 +61,14 @@ def callback_params(response: httpx.Response) -> dict[str, list[str]]:
     return parse_qs(urlsplit(location).query)
 
 
+def assert_loads_the_copy_script_only(page: httpx.Response) -> None:
+    """The page's one script is the site's Copy button, allowed by file, never inline."""
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp
+    assert "unsafe" not in csp
+    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/static/copy.js" defer>']
+
+
 class PageClient:
     """A cookie-keeping client on the site's pages (never following redirects)."""
 

@@ -14,6 +14,7 @@ from modelgates.server.settings import Settings
 from tests.conftest import Account, LiveServer, free_port, new_account, start_server
 from tests.server.pages import (
     PageClient,
+    assert_loads_the_copy_script_only,
     auth_query,
     callback_params,
     csrf_of,
@@ -60,13 +61,23 @@ def app_key(server: LiveServer, client: PageClient, callback: str, label: str) -
     return key
 
 
-def revoke_form(page: str, label: str) -> str:
-    """The action of the Revoke form in the row labelled ``label``."""
+def revoke_link(page: str, label: str) -> str:
+    """Where the Revoke link in the row labelled ``label`` leads."""
     row = re.search(
-        rf'<th scope="row" data-label="Label">{re.escape(label)}.*?action="([^"]+)"', page, re.S
+        rf'<th scope="row" data-label="Label">{re.escape(label)}.*?href="([^"]+)"', page, re.S
     )
     assert row is not None, page
     return row.group(1)
+
+
+def confirmation(client: PageClient, link: str) -> httpx.Response:
+    """The page a Revoke link leads to, with its one form posting back to that address."""
+    page = client.get(link)
+    assert page.status_code == 200, page.text
+    assert re.findall(r'<form method="post" action="([^"]+)"', page.text) == ["/sign-out", link]
+    assert '<button type="submit" class="destructive">Revoke</button>' in page.text
+    assert '<a class="button" href="/account">Cancel</a>' in page.text
+    return page
 
 
 def test_the_account_page_lists_the_users_keys_and_their_apps(
@@ -90,12 +101,42 @@ def test_revoking_a_key_makes_it_401(
 ) -> None:
     key = app_key(live_server, signed_in, "https://revoked.example/cb", "Doomed key")
     assert key_status(live_server, key) == 200
-    page = signed_in.get("/account")
-    revoked = signed_in.post(revoke_form(page.text, "Doomed key"), {"csrf": csrf_of(page)})
+    link = revoke_link(signed_in.get("/account").text, "Doomed key")
+    page = confirmation(signed_in, link)
+    assert key_status(live_server, key) == 200  # asking revokes nothing
+    revoked = signed_in.post(link, {"csrf": csrf_of(page)})
     assert revoked.status_code == 303
     assert revoked.headers["location"] == "/account"
     assert key_status(live_server, key) == 401
     assert "Doomed key" not in signed_in.get("/account").text
+
+
+def test_the_confirmation_says_which_key_and_which_app(
+    live_server: LiveServer, signed_in: PageClient
+) -> None:
+    key = app_key(live_server, signed_in, "https://named.example/cb", "Named key")
+    page = confirmation(signed_in, revoke_link(signed_in.get("/account").text, "Named key"))
+    assert "<h1>Revoke the key “Named key”?</h1>" in page.text
+    assert '<span class="origin">https://named.example</span>' in page.text
+    assert "<dd>$4</dd>" in page.text  # its limit
+    assert key not in page.text
+    assert key_status(live_server, key) == 200
+
+
+def test_there_is_no_confirmation_for_a_key_one_cannot_revoke(
+    live_server: LiveServer, signed_in: PageClient
+) -> None:
+    stranger = new_account(live_server.database_url)
+    refused = signed_in.get(f"/account/keys/{stranger.key_hash}/revoke")
+    assert refused.status_code == 404
+    assert "Revoke</button>" not in refused.text
+    key = app_key(live_server, signed_in, "https://gone.example/cb", "Gone key")
+    link = revoke_link(signed_in.get("/account").text, "Gone key")
+    page = confirmation(signed_in, link)
+    assert signed_in.post(link, {"csrf": csrf_of(page)}).status_code == 303
+    assert signed_in.get(link).status_code == 404  # revoked already
+    assert signed_in.get("/account/apps/999999/revoke").status_code == 404
+    assert key_status(live_server, key) == 401
 
 
 def test_revoking_an_app_revokes_all_its_keys(
@@ -104,14 +145,15 @@ def test_revoking_an_app_revokes_all_its_keys(
     keys = [
         app_key(live_server, signed_in, "https://twice.example/cb", f"Twice {n}") for n in (1, 2)
     ]
-    page = signed_in.get("/account")
-    action = re.search(
-        r'action="(/account/apps/\d+/revoke)"[^<]*<input[^>]*>\s*<button[^>]*>'
-        r"Revoke<span[^>]*> twice\.example",
-        page.text,
-    )
-    assert action is not None, page.text
-    assert signed_in.post(action.group(1), {"csrf": csrf_of(page)}).status_code == 303
+    listed = signed_in.get("/account").text
+    link = re.search(r'href="(/account/apps/\d+/revoke)">Revoke<span[^>]*> twice\.example', listed)
+    assert link is not None, listed
+    page = confirmation(signed_in, link.group(1))
+    assert 'Revoke access for <span class="app">twice.example</span>?' in page.text
+    assert "all 2 keys of yours" in page.text
+    assert "Twice 1" in page.text and "Twice 2" in page.text
+    assert [key_status(live_server, key) for key in keys] == [200, 200]
+    assert signed_in.post(link.group(1), {"csrf": csrf_of(page)}).status_code == 303
     assert [key_status(live_server, key) for key in keys] == [401, 401]
 
 
@@ -139,9 +181,12 @@ def test_a_management_key_of_ones_own_is_shown_once(
     page = signed_in.get("/account")
     made = signed_in.post("/account/keys", {"csrf": csrf_of(page), "name": "Ops key"})
     assert made.status_code == 200, made.text
-    found = re.search(r'id="key"[^>]*value="(sk-mg-v1-[0-9a-f]{64})"', made.text)
+    found = re.search(r'id="key"[^>]*>(sk-mg-v1-[0-9a-f]{64})</textarea>', made.text)
     assert found is not None, made.text
     key = found.group(1)
+    assert_loads_the_copy_script_only(made)
+    assert 'data-copy="Copy key"' in made.text
+    assert "script-src" not in signed_in.get("/account").headers["content-security-policy"]
     record = live_server.client.get("/key", headers={"Authorization": f"Bearer {key}"})
     assert record.json()["data"]["is_management_key"] is True
     assert record.json()["data"]["label"] == "Ops key"
@@ -165,6 +210,8 @@ def test_signed_out_the_account_page_asks_to_sign_in_and_forms_do_nothing(
     assert 'name="next" value="/account"' in page.text
     refused = client.post(f"/account/keys/{user.key_hash}/revoke", {"csrf": csrf_of(page)})
     assert refused.status_code == 403
+    asked = client.get(f"/account/keys/{user.key_hash}/revoke")
+    assert ">Sign in</button>" in asked.text and "own key" not in asked.text
     assert key_status(live_server, user.key) == 200
     client.close()
 

@@ -17,6 +17,7 @@ from tests.conftest import Account, LiveServer, new_account, run, table_counts
 from tests.server.pages import (
     CALLBACK,
     PageClient,
+    assert_loads_the_copy_script_only,
     auth_query,
     callback_params,
     csrf_of,
@@ -100,13 +101,19 @@ PAGE_HEADERS = {
         ("/account", True),
         ("/sign-in", False),
         ("/account/keys", True),  # a GET where only POST acts
+        ("/account/keys/HASH/revoke", True),  # Revoke's confirmation
     ],
 )
 def test_every_page_sends_the_security_headers_and_nothing_third_party(
-    live_server: LiveServer, request: pytest.FixtureRequest, path: str, as_user: bool
+    live_server: LiveServer,
+    request: pytest.FixtureRequest,
+    user: Account,
+    path: str,
+    as_user: bool,
 ) -> None:
     client = request.getfixturevalue("signed_in" if as_user else "browser")
-    page = client.get(path.replace("QUERY", auth_query()))
+    page = client.get(path.replace("QUERY", auth_query()).replace("HASH", user.key_hash))
+    assert page.status_code in (200, 400, 405), page.text
     assert page.headers["content-type"].startswith("text/html"), page.text
     for name, value in PAGE_HEADERS.items():
         assert page.headers[name] == value
@@ -304,10 +311,25 @@ def test_headless_approval_shows_the_code_to_paste(
     shown = signed_in.decide(query, "approve")
     assert shown.status_code == 200, shown.text
     assert "location" not in shown.headers
-    code = re.search(r'id="code"[^>]*value="([^"]+)"', shown.text)
+    code = re.search(r'id="code"[^>]*>([^<]+)</textarea>', shown.text)
     assert code is not None, shown.text
     key = exchange(live_server, code.group(1), verifier).json()["key"]
     assert key_record(live_server, key).json()["data"]["limit"] == 1
+
+
+def test_the_code_page_loads_the_copy_script(signed_in: PageClient) -> None:
+    shown = signed_in.decide(auth_query(callback_url=None), "approve")
+    assert shown.status_code == 200, shown.text
+    assert_loads_the_copy_script_only(shown)
+    assert 'data-copy="Copy code"' in shown.text
+
+
+def test_the_copy_script_is_served_from_the_site(browser: PageClient) -> None:
+    script = browser.get("/static/copy.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.headers["x-content-type-options"] == "nosniff"
+    assert "navigator.clipboard" in script.text
 
 
 def test_headless_deny_shows_a_page(live_server: LiveServer, signed_in: PageClient) -> None:
@@ -371,7 +393,7 @@ def test_a_form_from_a_signed_out_browser_asks_to_sign_in_and_approves_nothing(
 
 
 def test_forms_are_post_only_and_urlencoded(signed_in: PageClient) -> None:
-    for path in ("/sign-out", "/account/keys", f"/account/keys/{'0' * 64}/revoke"):
+    for path in ("/sign-out", "/account/keys"):
         refused = signed_in.get(path)
         assert refused.status_code == 405
         assert refused.headers["allow"] == "POST"

@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +32,7 @@ from modelgates.server.services import codes
 from modelgates.server.settings import Settings
 from modelgates.server.store import Store
 from modelgates.server.web import PageHeaders
+from modelgates.server.web import errors as web_errors
 from modelgates.server.web import routes as web_routes
 
 logger = logging.getLogger("modelgates.server")
@@ -96,7 +98,7 @@ def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOI
             Middleware(ApiHeaders, endpoints=endpoints),
             Middleware(PageHeaders),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: web_errors.on_http_exception},
         lifespan=lifespan,
     )
     app.state.context = context

@@ -57,11 +57,11 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = _allowed_methods(request)
+        headers["Allow"] = allowed_methods(request)
     return error_response(exc.status_code, message, None, headers)
 
 
-def _allowed_methods(request: Request) -> str:
+def allowed_methods(request: Request) -> str:
     """Every method the path answers. Starlette's own ``Allow`` names only those of the first
     route that matched the path, and a path may have one route per method."""
     methods: set[str] = set()

@@ -67,6 +67,34 @@ async def overview(store: Store, user_id: str, now: datetime) -> Overview:
     return Overview(keys=views, apps=access)
 
 
+async def key_view(store: Store, user_id: str, key_hash: str, now: datetime) -> KeyView:
+    """One of the user's unrevoked keys, as the account page lists it."""
+    for view in (await overview(store, user_id, now)).keys:
+        if view.hash == key_hash:
+            return view
+    raise NotFound("No such key.")
+
+
+@dataclass(frozen=True)
+class AppKeys:
+    app: AppRow
+    #: The user's unrevoked keys that the app holds, newest first.
+    keys: list[KeyView]
+
+
+async def app_keys(store: Store, user_id: str, app_id: int, now: datetime) -> AppKeys:
+    """An app that holds keys of the user's, and those keys."""
+    views = [
+        view
+        for view in (await overview(store, user_id, now)).keys
+        if view.app is not None and view.app.id == app_id
+    ]
+    if not views:
+        raise NotFound("No app of yours with that id holds a key.")
+    assert views[0].app is not None
+    return AppKeys(app=views[0].app, keys=views)
+
+
 def _status(row: KeyRow, now: datetime) -> str:
     if row.disabled:
         return "disabled"

@@ -174,6 +174,7 @@ def render(
     *,
     status: int = 200,
     form_action: str | None = None,
+    scripts: bool = False,
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Response:
@@ -185,8 +186,31 @@ def render(
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=headers)
-    response.headers["content-security-policy"] = csp(form_action)
+    response.headers["content-security-policy"] = csp(form_action, scripts=scripts)
     return finish(visitor, response)
+
+
+def render_anonymous(
+    request: Request,
+    template: str,
+    *,
+    status: int,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """A page rendered as for a signed-out browser, without a :class:`Visitor`: it reads no
+    cookie and no store and sets nothing, so that answering any address (a scanner's, or a
+    404 while the database is down) costs no query. It must carry no form."""
+    html = _env.get_template(template).render(
+        root=request.scope.get("root_path", "").rstrip("/"),
+        user=None,
+        session_csrf="",
+        browser_csrf="",
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    response.headers["content-security-policy"] = csp()
+    return response
 
 
 def redirect(visitor: Visitor, url: str) -> Response:

@@ -31,7 +31,9 @@ from modelgates.server.web.pages import (
 logger = logging.getLogger("modelgates.server")
 
 Handler = Callable[[Request, Visitor], Awaitable[Response]]
-_STYLESHEET = (resources.files("modelgates.server.web") / "static" / "modelgates.css").read_bytes()
+_STATIC = resources.files("modelgates.server.web") / "static"
+_STYLESHEET = (_STATIC / "modelgates.css").read_bytes()
+_COPY_SCRIPT = (_STATIC / "copy.js").read_bytes()
 # An origin that can stand in a CSP source list as it is (no IPv6 literal, no odd characters).
 _CSP_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?")
 
@@ -195,6 +197,7 @@ async def _auth_decide(request: Request, visitor: Visitor) -> Response:
         return render(
             visitor,
             "code.html",
+            scripts=True,
             title="Your authorization code",
             code=approval.code,
             code_minutes=max(1, ctx.settings.code_ttl_seconds // 60),
@@ -417,7 +420,50 @@ async def _create_key(request: Request, visitor: Visitor) -> Response:
         return await _account_form(
             visitor, status=400, name_error=f"The name {_first_message(invalid)}."
         )
-    return render(visitor, "new_key.html", title="Your new key", key=issued.key, row=issued.row)
+    return render(
+        visitor, "new_key.html", scripts=True, title="Your new key", key=issued.key, row=issued.row
+    )
+
+
+async def _confirm_revoke_key(request: Request, visitor: Visitor) -> Response:
+    """What Revoke on a key leads to: the key named, and the form that revokes it. A GET, so
+    that following the link changes nothing."""
+    if visitor.user is None:
+        return _sign_in_form(visitor, next_url="/account")
+    ctx = visitor.ctx
+    try:
+        key = await account.key_view(
+            ctx.store, visitor.user.id, request.path_params["hash"], ctx.now()
+        )
+    except NotFound:
+        raise PageError(404, "No such key", "It may have been revoked already.") from None
+    return render(
+        visitor,
+        "confirm_revoke.html",
+        title=f"Revoke the key “{key.record.label}”?",
+        action=f"/account/keys/{key.hash}/revoke",
+        key=key,
+        access=None,
+    )
+
+
+async def _confirm_revoke_app(request: Request, visitor: Visitor) -> Response:
+    if visitor.user is None:
+        return _sign_in_form(visitor, next_url="/account")
+    ctx = visitor.ctx
+    app_id = request.path_params["app_id"]
+    try:
+        access = await account.app_keys(ctx.store, visitor.user.id, app_id, ctx.now())
+    except NotFound:
+        raise PageError(404, "No such app", "It may hold no key of yours any more.") from None
+    return render(
+        visitor,
+        "confirm_revoke.html",
+        title=f"Revoke access for {access.app.title}?",
+        action=f"/account/apps/{access.app.id}/revoke",
+        key=None,
+        access=access,
+    )
 
 
 async def _revoke_key(request: Request, visitor: Visitor) -> Response:
@@ -462,12 +508,16 @@ async def _stylesheet(_request: Request) -> Response:
     return Response(_STYLESHEET, media_type="text/css")
 
 
+async def _copy_script(_request: Request) -> Response:
+    return Response(_COPY_SCRIPT, media_type="text/javascript")
+
+
 def routes() -> list[BaseRoute]:
-    acting = [
-        ("/sign-out", _sign_out),
-        ("/account/keys", _create_key),
-        ("/account/keys/{hash}/revoke", _revoke_key),
-        ("/account/apps/{app_id:int}/revoke", _revoke_app),
+    acting = [("/sign-out", _sign_out), ("/account/keys", _create_key)]
+    # Revoking is a GET that asks, then the POST of the page it showed.
+    revoking = [
+        ("/account/keys/{hash}/revoke", _confirm_revoke_key, _revoke_key),
+        ("/account/apps/{app_id:int}/revoke", _confirm_revoke_app, _revoke_app),
     ]
     return [
         Route("/", page(_home), methods=["GET"]),
@@ -480,5 +530,8 @@ def routes() -> list[BaseRoute]:
         Route("/account", page(_account_page), methods=["GET"]),
         *(Route(path, page(handler), methods=["POST"]) for path, handler in acting),
         *(Route(path, page(_post_only), methods=["GET"]) for path, _ in acting),
+        *(Route(path, page(ask), methods=["GET"]) for path, ask, _ in revoking),
+        *(Route(path, page(act), methods=["POST"]) for path, _, act in revoking),
         Route("/static/modelgates.css", _stylesheet, methods=["GET"]),
+        Route("/static/copy.js", _copy_script, methods=["GET"]),
     ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -96,7 +97,7 @@ def steps(blocks: list[Block]) -> Iterator[Block]:
             yield block
 
 
-def reader_environment(tmp_path: Path, database_url: str) -> dict[str, str]:
+def reader_environment(database_url: str) -> dict[str, str]:
     """A shell like the reader's: no MODELGATES_* settings of the developer running the tests,
     the commands of this interpreter's environment on PATH, the server's database."""
     bin_dir = Path(sys.executable).parent
@@ -104,7 +105,6 @@ def reader_environment(tmp_path: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELGATES_")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env["MODELGATES_DATABASE_URL"] = database_url
-    env["HOME"] = str(tmp_path)
     return env
 
 
@@ -113,7 +113,7 @@ def run_shell(block: Block, env: dict[str, str], cwd: Path) -> dict[str, str]:
     script = block.text.replace(ACTIVATE + "\n", "")  # PATH already has this environment
     left = cwd / "env.after"
     done = subprocess.run(
-        ["bash", "-c", f"set -euo pipefail\n{script}\nenv -0 > {left}"],
+        ["bash", "-c", f"set -euo pipefail\n{script}\nenv -0 > {shlex.quote(str(left))}"],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -159,7 +159,7 @@ def server(tmp_path: Path) -> Iterator[ServeProcess]:
 
 def test_the_readme_runs_as_written(server: ServeProcess, tmp_path: Path) -> None:
     blocks = readme_blocks()
-    env = reader_environment(tmp_path, f"sqlite:///{tmp_path / 'modelgates.db'}")
+    env = reader_environment(f"sqlite:///{tmp_path / 'modelgates.db'}")
     outputs: dict[int, str] = {}
     for block in steps(blocks):
         if block.runnable_python:

@@ -18,11 +18,26 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT.parent / "shared" / "peers"
+#: What the benchmarks measure against, which is not part of this repository: the
+#: django-oauth-toolkit server (``dot/``) and wrk's script that sends each body once
+#: (``wrk_bodies.lua``). By default the directory the figures in docs/performance.md were made
+#: with, beside the repository.
+PEERS_VARIABLE = "MODELGATES_PEERS_DIR"
+PEERS = Path(os.environ.get(PEERS_VARIABLE) or ROOT.parent / "shared" / "peers")
 WRK_LUA = PEERS / "wrk_bodies.lua"
 WORK = Path(os.environ.get("TMPDIR") or "/tmp") / "mg-bench"
 PG_ADMIN_URL = os.environ.get("MG_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 _TCK = os.sysconf("SC_CLK_TCK")
+
+
+def require_peers(script: str, *needed: Path) -> None:
+    """Stop with one line naming what is missing, rather than a traceback halfway through."""
+    missing = [str(path) for path in needed if not path.exists()]
+    if missing:
+        raise SystemExit(
+            f"{script} needs {' and '.join(missing)}, which this repository does not include: "
+            f"set {PEERS_VARIABLE} to the directory holding the peers (dot/, wrk_bodies.lua)"
+        )
 
 
 def say(*parts: object) -> None:

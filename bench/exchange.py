@@ -34,6 +34,7 @@ from _common import (
     PEERS,
     ROOT,
     WORK,
+    WRK_LUA,
     Service,
     free_port,
     machine,
@@ -44,6 +45,7 @@ from _common import (
     pg_recreate,
     python,
     remove_sqlite,
+    require_peers,
     run_wrk,
     say,
     table,
@@ -241,7 +243,7 @@ async def _service_made_code(database_url: str) -> dict[str, Any]:
 
 
 class Peer(Contender):
-    """The django-oauth-toolkit server of ../shared/peers/dot, as its README runs it."""
+    """The django-oauth-toolkit server of the peers' dot/, as its README runs it."""
 
     name = "dot-peer"
     path = "/o/token/"
@@ -448,6 +450,7 @@ def main() -> None:
         "--ab", type=Path, metavar="DIR", help="also serve this copy of src/ (a proposed change)"
     )
     args = parser.parse_args()
+    require_peers("bench/exchange.py", DOT / "serve.sh", WRK_LUA)
     if shutil.which("wrk") is None:
         raise SystemExit("bench/exchange.py needs wrk: apt-get install -y wrk")
     if args.quick:

@@ -1,6 +1,6 @@
 """``modelgates login`` around the SDK's ``login()``: where the key goes (a 0600 file made anew,
-or standard output), ``--force``, and what happens when the key cannot be saved. The flow itself,
-with a real server and Chromium, is in tests/browser/test_login.py."""
+or standard output), ``--force``, and what happens when the key cannot be saved; ``whoami``'s
+server. The flow itself, with a real server and Chromium, is in tests/browser/test_login.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from modelgates import LoginResult, signin
 from modelgates.cli import _revoke_quietly, _save_secret, main
-from tests.conftest import LiveServer, new_account
+from tests.conftest import Account, LiveServer, new_account
 
 KEY = "sk-mg-v1-" + "ab" * 32
 
@@ -123,6 +123,23 @@ def test_a_key_that_cannot_be_saved_is_revoked_not_lost_silently(
     assert out == "" and KEY not in err
     assert "the key was revoked" in err
     assert revoked == [("http://127.0.0.1:1", KEY)]
+
+
+def test_whoami_takes_a_bare_origin_from_the_environment(
+    live_server: LiveServer,
+    account: Account,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELGATES_BASE_URL", live_server.base_url)  # what `serve` prints
+    monkeypatch.setenv("MODELGATES_API_KEY", account.key)
+    assert main(["whoami"]) == 0
+    out = capsys.readouterr().out
+    assert f"creator_user_id    {account.user_id}" in out.splitlines()
+
+    monkeypatch.setenv("MODELGATES_BASE_URL", "http://127.0.0.1:1")
+    assert main(["whoami", "--server", f"{live_server.base_url}/"]) == 0  # the flag wins
+    assert account.user_id in capsys.readouterr().out
 
 
 def test_revoking_an_unsaved_key_really_revokes_it(live_server: LiveServer) -> None:

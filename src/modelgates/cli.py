@@ -124,8 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument(
         "--server",
         metavar="URL",
-        help="the ModelGates server, e.g. http://127.0.0.1:8080 "
-        "(default: $MODELGATES_BASE_URL, else https://modelgates.ai/api/v1)",
+        help="the ModelGates server, e.g. http://127.0.0.1:8080 (an origin means its /api/v1; "
+        "default: $MODELGATES_BASE_URL, else https://modelgates.ai/api/v1)",
     )
     sign_in = commands.add_parser(
         "login", parents=[client], help="get a key for this terminal, approved in a browser"
@@ -434,10 +434,9 @@ def _save_secret(path: str, secret: str, *, replace: bool) -> None:
 def _revoke_quietly(server: str | None, key: str) -> None:
     from modelgates.errors import ModelGatesError
     from modelgates.sdk import ModelGates
-    from modelgates.signin import _api_url
 
     try:
-        with ModelGates(api_key=key, server_url=_api_url(server)) as mg:
+        with ModelGates(api_key=key, server_url=server) as mg:
             mg.api_keys.revoke_current_key()
     except ModelGatesError:
         print(
@@ -448,7 +447,6 @@ def _revoke_quietly(server: str | None, key: str) -> None:
 def _whoami(args: argparse.Namespace) -> None:
     from modelgates.errors import ModelGatesError
     from modelgates.sdk import ModelGates
-    from modelgates.signin import _api_url
 
     if args.key_file is not None:
         try:
@@ -461,7 +459,7 @@ def _whoami(args: argparse.Namespace) -> None:
     if not key:
         raise CommandError("no key: give --key-file PATH, or set MODELGATES_API_KEY")
     try:
-        with ModelGates(api_key=key, server_url=_api_url(args.server)) as mg:
+        with ModelGates(api_key=key, server_url=args.server) as mg:
             record = mg.api_keys.get_current_key().data
     except ModelGatesError as error:
         raise CommandError(str(error)) from None

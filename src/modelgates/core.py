@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from modelgates import __version__, _logging, errors
 from modelgates.retries import RetryConfig
@@ -38,10 +38,18 @@ if TYPE_CHECKING:
 
     from modelgates._call import Call
 
-__all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore", "Operation"]
+__all__ = [
+    "DEFAULT_SERVER_URL",
+    "CallOptions",
+    "ModelGatesCore",
+    "Operation",
+    "resolve_server_url",
+    "site_root",
+]
 
 DEFAULT_SERVER_URL = "https://modelgates.ai/api/v1"
 USER_AGENT = f"modelgates-python/{__version__}"
+API_PATH = "/api/v1"
 
 # RFC 9110 §5.6.2 token; anything else would be refused by h11 only after the call had started.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -125,7 +133,8 @@ class Closing:
 class ModelGatesCore(Closing):
     """Configuration and transport shared by every operation.
 
-    ``server_url`` defaults to ``$MODELGATES_BASE_URL``, else ``https://modelgates.ai/api/v1``.
+    ``server_url`` defaults to ``$MODELGATES_BASE_URL``, else ``https://modelgates.ai/api/v1``;
+    a bare origin (``http://127.0.0.1:8080``) means its ``/api/v1`` (see ``resolve_server_url``).
     ``timeout_ms`` replaces the default timeouts (connect 5 s, read 60 s) as a whole.
     ``debug=True`` (or ``MODELGATES_DEBUG=1``) sets the ``modelgates`` logger, or
     ``debug_logger``, to DEBUG; configure a handler to see the records.
@@ -150,8 +159,7 @@ class ModelGatesCore(Closing):
         self.http_referer = http_referer
         self.app_title = app_title
         self.app_categories = app_categories
-        url = server_url or os.environ.get("MODELGATES_BASE_URL") or DEFAULT_SERVER_URL
-        self.server_url = _check_server_url(url)
+        self.server_url = resolve_server_url(server_url)
         self.retry_config = retry_config or RetryConfig()
         self.timeout_ms = _check_timeout(timeout_ms)
         self._client = client
@@ -252,8 +260,8 @@ class ModelGatesCore(Closing):
         import modelgates._call as _call
 
         server_url = self.server_url
-        if options.server_url is not None:
-            server_url = _check_server_url(options.server_url)
+        if options.server_url:
+            server_url = resolve_server_url(options.server_url)
         timeout_ms = _first(_check_timeout(options.timeout_ms), self.timeout_ms)
         timeout = None if timeout_ms is None else httpx.Timeout(timeout_ms / 1000)
         content = None
@@ -400,7 +408,17 @@ def _segment(value: str) -> str:
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
-def _check_server_url(url: str) -> str:
+def resolve_server_url(server_url: str | None) -> str:
+    """The API's base URL that ``server_url`` names: the one rule wherever a server URL comes
+    from (``server_url=``, a call's ``server_url``, ``$MODELGATES_BASE_URL``, the CLI's
+    ``--server``).
+
+    Not given (``None`` or ``""``): ``$MODELGATES_BASE_URL``, else ``DEFAULT_SERVER_URL``. A bare
+    origin, with or without a trailing ``/``, means its ``/api/v1``: the origin is what
+    ``modelgates serve`` prints first and what people copy. Any other path is the API's, as
+    given (a server under a path prefix), without a trailing ``/``.
+    """
+    url = server_url or os.environ.get("MODELGATES_BASE_URL") or DEFAULT_SERVER_URL
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise errors.RequestValidationError.single("server_url", "must be an absolute http(s) URL")
@@ -408,7 +426,18 @@ def _check_server_url(url: str) -> str:
         raise errors.RequestValidationError.single(
             "server_url", "must not have a query or fragment"
         )
+    if parts.path in ("", "/"):
+        return urlunsplit(parts._replace(path=API_PATH))
     return url.rstrip("/")
+
+
+def site_root(server_url: str) -> str:
+    """Where the server's pages are (``/auth``, ``/healthz``), for a resolved API URL: beside an
+    API at ``.../api/v1`` (a server under a path prefix keeps the prefix), else the origin."""
+    parts = urlsplit(server_url)
+    path = parts.path.rstrip("/")
+    prefix = path[: -len(API_PATH)] if path.endswith(API_PATH) else ""
+    return f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
 def _check_timeout(timeout_ms: float | None) -> float | None:

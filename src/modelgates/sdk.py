@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from modelgates.core import Closing, ModelGatesCore
+from modelgates.core import Closing, ModelGatesCore, site_root
 from modelgates.errors import RequestValidationError
 from modelgates.retries import RetryConfig
 
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["ApiKeys", "CodeChallenge", "ModelGates", "OAuth", "Usage"]
-
-_API_PATH = "/api/v1"
 
 
 @dataclass(frozen=True)
@@ -144,7 +142,7 @@ class OAuth:
             query["limit"] = format(request.limit.normalize(), "f")
         if state is not None:
             query["state"] = state
-        return f"{_site_root(self._core.server_url)}/auth?{urlencode(query)}"
+        return f"{site_root(self._core.server_url)}/auth?{urlencode(query)}"
 
     @staticmethod
     def create_sha256_code_challenge(code_verifier: str | None = None) -> CodeChallenge:
@@ -356,10 +354,3 @@ class ModelGates(Closing):
 
     async def aclose(self) -> None:
         await self.core.aclose()
-
-
-def _site_root(server_url: str) -> str:
-    parts = urlsplit(server_url)
-    path = parts.path.rstrip("/")
-    prefix = path[: -len(_API_PATH)] if path.endswith(_API_PATH) else ""
-    return f"{parts.scheme}://{parts.netloc}{prefix}"

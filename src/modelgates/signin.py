@@ -50,7 +50,6 @@ UsageLimitType = Literal["daily", "weekly", "monthly"]
 #: Opens a URL in a browser; returns whether one was opened (``webbrowser.open``'s contract).
 BrowserOpener = Callable[[str], bool]
 
-_API_PATH = "/api/v1"
 _HOST = "127.0.0.1"
 #: A request head larger than this is not a browser following our redirect.
 _MAX_HEAD_BYTES = 16 * 1024
@@ -123,7 +122,7 @@ def login(
     out = output or sys.stderr
     try:
         with ModelGates(
-            server_url=_api_url(server_url), app_title=app_title, http_referer=http_referer
+            server_url=server_url, app_title=app_title, http_referer=http_referer
         ) as mg:
             pair = mg.o_auth.create_sha256_code_challenge()
             code = None
@@ -165,7 +164,7 @@ async def login_async(
     terms = _terms(timeout, limit, key_label or _label_of(app_title), expires_at, usage_limit_type)
     out = output or sys.stderr
     async with ModelGates(
-        server_url=_api_url(server_url), app_title=app_title, http_referer=http_referer
+        server_url=server_url, app_title=app_title, http_referer=http_referer
     ) as mg:
         pair = mg.o_auth.create_sha256_code_challenge()
         code = None
@@ -209,16 +208,6 @@ def _terms(
 def _label_of(app_title: str | None) -> str | None:
     """The key's default label: the app's title, cut to a label's 100 characters."""
     return app_title[:100] if app_title else None
-
-
-def _api_url(server_url: str | None) -> str | None:
-    """``server_url`` as the client takes it: a bare origin means the API at its ``/api/v1``."""
-    if server_url is None:
-        return None
-    parts = urlsplit(server_url)
-    if parts.scheme and parts.netloc and parts.path in ("", "/") and not parts.query:
-        return urlunsplit(parts._replace(path=_API_PATH))
-    return server_url
 
 
 def _loopback(

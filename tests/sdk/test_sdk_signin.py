@@ -396,6 +396,18 @@ def test_a_bare_origin_means_its_api(exchange: ScriptedServer) -> None:
     assert exchange.received[0].path == "/api/v1/auth/keys"
 
 
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_a_bare_origin_in_the_environment_means_its_api(
+    exchange: ScriptedServer, monkeypatch: pytest.MonkeyPatch, slash: str
+) -> None:
+    monkeypatch.setenv("MODELGATES_BASE_URL", exchange.origin + slash)  # what `serve` prints
+    browser = FakeBrowser(lambda consent: consent.approve())
+    result = login(browser_opener=browser, output=io.StringIO(), timeout=5)
+    assert result.key == ISSUED_KEY
+    assert browser.opened[0].url.startswith(f"{exchange.origin}/auth?")
+    assert [r.path for r in exchange.received] == ["/api/v1/auth/keys"]
+
+
 @pytest.mark.parametrize(
     "options", [{"limit": -1}, {"usage_limit_type": "hourly"}, {"timeout": 0}], ids=str
 )

@@ -4,8 +4,10 @@ server. The flow itself, with a real server and Chromium, is in tests/browser/te
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from modelgates import LoginResult, signin
 from modelgates.cli import _revoke_quietly, _save_secret, main
 from tests.conftest import Account, LiveServer, new_account
+from tests.sdk.test_sdk_transport import refused_url
 
 KEY = "sk-mg-v1-" + "ab" * 32
 
@@ -140,6 +143,19 @@ def test_whoami_takes_a_bare_origin_from_the_environment(
     monkeypatch.setenv("MODELGATES_BASE_URL", "http://127.0.0.1:1")
     assert main(["whoami", "--server", f"{live_server.base_url}/"]) == 0  # the flag wins
     assert account.user_id in capsys.readouterr().out
+
+
+def test_login_against_an_unreachable_server_fails_in_one_line_at_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    origin = refused_url().removesuffix("/api/v1")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-code\n"))
+    monkeypatch.setenv("MODELGATES_BASE_URL", origin)
+    assert main(["login", "--no-browser"]) == 1
+    out, err = capsys.readouterr()
+    (line,) = err.splitlines()  # no address to open, no prompt, no traceback
+    assert line.startswith(f"modelgates: cannot reach the ModelGates server at {origin}/api/v1: ")
+    assert out == "" and sys.stdin.read() == "a-code\n"  # nothing was asked of the user
 
 
 def test_revoking_an_unsaved_key_really_revokes_it(live_server: LiveServer) -> None:

@@ -50,6 +50,9 @@ __all__ = [
 DEFAULT_SERVER_URL = "https://modelgates.ai/api/v1"
 USER_AGENT = f"modelgates-python/{__version__}"
 API_PATH = "/api/v1"
+#: How long ``check_reachable`` waits for any answer: long enough for a slow network, short
+#: enough that a person about to be sent to a browser is not left staring at nothing.
+REACHABLE_TIMEOUT_MS = 5000
 
 # RFC 9110 §5.6.2 token; anything else would be refused by h11 only after the call had started.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -138,6 +141,9 @@ class ModelGatesCore(Closing):
     ``timeout_ms`` replaces the default timeouts (connect 5 s, read 60 s) as a whole.
     ``debug=True`` (or ``MODELGATES_DEBUG=1``) sets the ``modelgates`` logger, or
     ``debug_logger``, to DEBUG; configure a handler to see the records.
+    ``on_retry`` (also an attribute) is called before each retry's wait with what went wrong, in
+    one line without secrets, and the seconds it will wait: a program with a person watching can
+    say why nothing seems to happen.
     """
 
     def __init__(
@@ -154,6 +160,7 @@ class ModelGatesCore(Closing):
         async_client: httpx.AsyncClient | None = None,
         debug: bool | None = None,
         debug_logger: logging.Logger | None = None,
+        on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
         self._api_key = api_key
         self.http_referer = http_referer
@@ -161,6 +168,7 @@ class ModelGatesCore(Closing):
         self.app_categories = app_categories
         self.server_url = resolve_server_url(server_url)
         self.retry_config = retry_config or RetryConfig()
+        self.on_retry = on_retry
         self.timeout_ms = _check_timeout(timeout_ms)
         self._client = client
         self._owns_client = client is None
@@ -247,6 +255,70 @@ class ModelGatesCore(Closing):
                 return call.result()
             await self._async_sleep(delay)
 
+    def check_reachable(self, timeout_ms: float = REACHABLE_TIMEOUT_MS) -> None:
+        """Raise ``ConnectionError`` (``TimeoutError`` after ``timeout_ms``) unless the server
+        answers at all: for failing in one line before asking a person to do anything (``login``
+        calls it before opening the browser) rather than after the first call's retries.
+
+        One ``GET /healthz`` beside the API, never retried and without the key; any answer,
+        whatever its status, means the server is reachable.
+        """
+        import modelgates._call as _call
+
+        client = self._get_client()
+        request = self._probe(client, timeout_ms)
+        started = self._clock()
+        try:
+            response = client.send(request)
+        except _call.HTTPX_ERRORS as exc:
+            raise self._unreachable(request, exc, timeout_ms, started) from exc
+        _logging.log_response(self.logger, response, self._clock() - started)
+
+    async def check_reachable_async(self, timeout_ms: float = REACHABLE_TIMEOUT_MS) -> None:
+        """The async twin of ``check_reachable``."""
+        import modelgates._call as _call
+
+        client = self._get_async_client()
+        request = self._probe(client, timeout_ms)
+        started = self._clock()
+        try:
+            response = await client.send(request)
+        except _call.HTTPX_ERRORS as exc:
+            raise self._unreachable(request, exc, timeout_ms, started) from exc
+        _logging.log_response(self.logger, response, self._clock() - started)
+
+    def _probe(self, client: httpx.Client | httpx.AsyncClient, timeout_ms: float) -> httpx.Request:
+        import httpx
+
+        _check_timeout(timeout_ms)
+        try:
+            request = client.build_request(
+                "GET",
+                f"{site_root(self.server_url)}/healthz",
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                timeout=httpx.Timeout(timeout_ms / 1000),
+            )
+        except httpx.InvalidURL as exc:
+            raise errors.RequestValidationError.single("server_url", str(exc)) from exc
+        _logging.log_request(self.logger, request, 1)
+        return request
+
+    def _unreachable(
+        self, request: httpx.Request, exc: Exception, timeout_ms: float, started: float
+    ) -> errors.ConnectionError:
+        import httpx
+
+        _logging.log_failure(self.logger, request, exc, self._clock() - started)
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.TimeoutError(
+                f"the ModelGates server at {self.server_url} did not answer within "
+                f"{timeout_ms / 1000:g} s"
+            )
+        reason = str(exc) or type(exc).__name__
+        return errors.ConnectionError(
+            f"cannot reach the ModelGates server at {self.server_url}: {reason}"
+        )
+
     def _prepare(
         self,
         operation: Operation[ResponseT],
@@ -282,6 +354,7 @@ class ModelGatesCore(Closing):
             clock=self._clock,
             rand=self._rand,
             logger=self.logger,
+            on_retry=self.on_retry,
         )
 
     def _headers(

@@ -108,13 +108,15 @@ def login(
     ``headless=True`` (or no browser found) prints a headless consent address, which works on
     any device, and reads the code it shows with ``input_func`` (default: a line of standard
     input). Messages go to ``output`` (default: standard error, so that standard output stays
-    the program's own). ``browser_opener`` replaces :func:`webbrowser.open`.
+    the program's own), including a line for each retry of the exchange. ``browser_opener``
+    replaces :func:`webbrowser.open`.
 
     Raises ``LoginDeniedError`` (the user pressed Deny), ``LoginTimeoutError``,
     ``LoginStateMismatchError`` (an answer to a sign-in this call did not start),
     ``LoginCancelledError`` (Ctrl+C; also a ``KeyboardInterrupt``), all ``LoginError``; and the
     exchange's own errors (``APIError``, ``ConnectionError``). Invalid terms raise
-    ``RequestValidationError`` before anything is opened.
+    ``RequestValidationError``, and a server that does not answer ``ConnectionError``, before
+    anything is opened.
     """
     from modelgates.sdk import ModelGates
 
@@ -124,6 +126,8 @@ def login(
         with ModelGates(
             server_url=server_url, app_title=app_title, http_referer=http_referer
         ) as mg:
+            mg.core.check_reachable()
+            mg.core.on_retry = _retrying(out)
             pair = mg.o_auth.create_sha256_code_challenge()
             code = None
             if not headless:
@@ -166,6 +170,8 @@ async def login_async(
     async with ModelGates(
         server_url=server_url, app_title=app_title, http_referer=http_referer
     ) as mg:
+        await mg.core.check_reachable_async()
+        mg.core.on_retry = _retrying(out)
         pair = mg.o_auth.create_sha256_code_challenge()
         code = None
         if not headless:
@@ -302,6 +308,15 @@ def _headless_prompt(mg: ModelGates, pair: CodeChallenge, terms: _Terms, out: Te
         f"approve:\n\n  {url}\n\nThen paste the code the page shows.",
     )
     return "Code: "
+
+
+def _retrying(out: TextIO) -> Callable[[str, float], None]:
+    """The client's ``on_retry``: a person waiting for the exchange sees why it takes long."""
+
+    def say(what: str, delay: float) -> None:
+        _say(out, f"{what}: retrying in {delay:.1f} s ...")
+
+    return say
 
 
 def _pasted(read: Callable[[], str]) -> str:

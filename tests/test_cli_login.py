@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 from modelgates import LoginResult, signin
 from modelgates.cli import _revoke_quietly, _save_secret, main
 from tests.conftest import Account, LiveServer, new_account
+from tests.sdk.scripted_server import ScriptedServer
 from tests.sdk.test_sdk_transport import refused_url
 
 KEY = "sk-mg-v1-" + "ab" * 32
@@ -120,12 +122,63 @@ def test_a_key_that_cannot_be_saved_is_revoked_not_lost_silently(
     monkeypatch.setattr(
         "modelgates.cli._revoke_quietly", lambda server, key: revoked.append((server, key))
     )
-    missing = tmp_path / "no" / "such" / "dir" / "key"
-    assert main(["login", "--server", "http://127.0.0.1:1", "--save", str(missing)]) == 1
+    directory = tmp_path / "keys"
+    directory.mkdir()
+
+    def directory_gone_while_signing_in(**options: Any) -> LoginResult:
+        shutil.rmtree(directory)  # checked before the browser opened, removed since
+        return LoginResult(key=KEY, user_id="user_1")
+
+    monkeypatch.setattr(signin, "login", directory_gone_while_signing_in)
+    saved = directory / "key"
+    assert main(["login", "--server", "http://127.0.0.1:1", "--save", str(saved)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and KEY not in err
     assert "the key was revoked" in err
     assert revoked == [("http://127.0.0.1:1", KEY)]
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    running = ScriptedServer().start()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("where", "force", "message"),
+    [
+        ("missing/key", False, "missing does not exist"),
+        ("missing/key", True, "missing does not exist"),
+        ("a-file/key", False, "a-file is not a directory"),
+        ("a-directory", True, "a-directory is a directory"),
+        ("read-only/key", False, "read-only is not writable"),
+    ],
+)
+def test_save_refuses_a_path_it_cannot_write_before_anything_is_asked(
+    server: ScriptedServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    force: bool,
+    message: str,
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "read-only").mkdir(mode=0o500)
+    if where.startswith("read-only") and os.access(tmp_path / "read-only", os.W_OK):
+        pytest.skip("this user writes anywhere (root): no directory is read-only to it")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a paste would end the sign-in anyway
+    path = tmp_path / where
+    args = ["login", "--server", server.origin, "--no-browser", "--save", str(path)]
+    assert main([*args, "--force"] if force else args) == 1
+    (line,) = capsys.readouterr().err.splitlines()  # one line: no address, no prompt
+    assert line.startswith(
+        f"modelgates: {path}" if where == "a-directory" else "modelgates: cannot"
+    )
+    assert message in line
+    assert server.health_checks == 0 and server.received == []  # nothing was started
 
 
 def test_whoami_takes_a_bare_origin_from_the_environment(

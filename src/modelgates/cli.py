@@ -376,8 +376,8 @@ def _login(args: argparse.Namespace) -> None:
     from modelgates.errors import ModelGatesError
     from modelgates.signin import login
 
-    if args.save is not None and os.path.lexists(args.save) and not args.force:
-        raise CommandError(f"{args.save} exists; use --force to replace it")  # before signing in
+    if args.save is not None:
+        _check_save_path(args.save, replace=args.force)  # before anyone approves anything
     try:
         result = login(
             server_url=args.server,
@@ -402,6 +402,22 @@ def _login(args: argparse.Namespace) -> None:
             f"cannot write {args.save}: {error.strerror or error}; the key was revoked"
         ) from None
     print(f"Signed in as {result.user_id}; the key is in {args.save}", file=sys.stderr)
+
+
+def _check_save_path(path: str, *, replace: bool) -> None:
+    """Refuse, in one line, a path ``_save_secret`` would refuse: found out only after the user
+    approved, the key would have to be revoked."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CommandError(f"{path} is a directory; give a file name to save the key in")
+    if os.path.lexists(path) and not replace:
+        raise CommandError(f"{path} exists; use --force to replace it")
+    if not os.path.isdir(directory):
+        what = "is not a directory" if os.path.lexists(directory) else "does not exist"
+        raise CommandError(f"cannot save the key in {path}: {directory} {what}")
+    # Write to make the file (or --force's temporary), search to reach it.
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"cannot save the key in {path}: {directory} is not writable by you")
 
 
 def _save_secret(path: str, secret: str, *, replace: bool) -> None:

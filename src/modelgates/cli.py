@@ -135,7 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     sign_in.add_argument(
         "--no-browser",
         action="store_true",
-        help="open no browser: print an address to open on any device, then read the code",
+        help="open no browser: print an address to open on any device that can reach the "
+        "server, then read the code",
     )
     sign_in.add_argument(
         "--save", metavar="PATH", help="write the key to PATH (mode 0600) instead of printing it"

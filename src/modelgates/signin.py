@@ -19,6 +19,7 @@ This module uses the standard library and the SDK only; it never imports ``model
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import selectors
 import socket
@@ -106,10 +107,10 @@ def login(
 
     ``open_browser=False`` prints the address for the user to open on this computer.
     ``headless=True`` (or no browser found) prints a headless consent address, which works on
-    any device, and reads the code it shows with ``input_func`` (default: a line of standard
-    input). Messages go to ``output`` (default: standard error, so that standard output stays
-    the program's own), including a line for each retry of the exchange. ``browser_opener``
-    replaces :func:`webbrowser.open`.
+    any device that can reach the server, and reads the code it shows with ``input_func``
+    (default: a line of standard input). Messages go to ``output`` (default: standard error, so
+    that standard output stays the program's own), including a line for each retry of the
+    exchange. ``browser_opener`` replaces :func:`webbrowser.open`.
 
     Raises ``LoginDeniedError`` (the user pressed Deny), ``LoginTimeoutError``,
     ``LoginStateMismatchError`` (an answer to a sign-in this call did not start),
@@ -302,12 +303,33 @@ def _headless_prompt(mg: ModelGates, pair: CodeChallenge, terms: _Terms, out: Te
     parts = urlsplit(with_callback)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "callback_url"]
     url = urlunsplit(parts._replace(query=urlencode(query)))
+    # "Any device" is true only of an address that device can reach: a phone that opens
+    # 127.0.0.1 asks itself, and the user is left with an error page and no idea why.
+    where = ""
+    if _is_this_computer(parts.hostname):
+        where = (
+            f"This address points at this computer ({parts.hostname}); from another device, use "
+            "an address of this server that device can reach.\n"
+        )
     _say(
         out,
-        "To sign in to ModelGates, open this address in a browser on any device, sign in and "
-        f"approve:\n\n  {url}\n\nThen paste the code the page shows.",
+        "To sign in to ModelGates, open this address in a browser on any device that can reach "
+        f"it, sign in and approve:\n\n  {url}\n\n{where}Then paste the code the page shows.",
     )
     return "Code: "
+
+
+def _is_this_computer(host: str | None) -> bool:
+    """Whether ``host`` names the computer it is used on, whichever computer that is."""
+    if host is None:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761 §6.3
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _retrying(out: TextIO) -> Callable[[str, float], None]:

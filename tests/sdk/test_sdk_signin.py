@@ -19,7 +19,7 @@ import anyio
 import httpx
 import pytest
 
-from modelgates import LoginResult, errors, login, login_async, pkce
+from modelgates import LoginResult, ModelGates, errors, login, login_async, pkce, signin
 from tests.sdk.data import EXCHANGED, ISSUED_KEY
 from tests.sdk.scripted_server import ScriptedServer
 from tests.sdk.test_sdk_import import run
@@ -333,9 +333,35 @@ def test_headless_prints_the_address_without_callback_and_exchanges_the_pasted_c
     assert query["code_challenge_method"] == "S256"
     assert (query["limit"], query["key_label"]) == ("2", "Over SSH")
     assert prompts == ["Code: "]
+    assert "points at this computer (127.0.0.1)" in output.getvalue()
     body = exchange.received[0].json()
     assert body["code"] == "pasted-code"
     assert pkce.s256_challenge(body["code_verifier"]) == query["code_challenge"]
+
+
+@pytest.mark.parametrize(
+    ("server_url", "this_computer"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080/api/v1", True),
+        ("http://[::1]:8080", True),
+        ("http://0.0.0.0:8080", True),
+        ("http://192.168.1.20:8080", False),
+        ("https://gates.example/api/v1", False),
+    ],
+)
+def test_the_headless_address_says_when_another_device_cannot_use_it(
+    server_url: str, this_computer: bool
+) -> None:
+    output = io.StringIO()
+    with ModelGates(server_url=server_url) as mg:
+        pair = mg.o_auth.create_sha256_code_challenge()
+        signin._headless_prompt(mg, pair, signin._Terms(None, None, None, None), output)
+    said = output.getvalue()
+    assert "on any device that can reach it" in said
+    assert ("This address points at this computer" in said) is this_computer
+    if this_computer:
+        assert "from another device, use an address of this server that device can reach" in said
 
 
 def test_without_a_browser_it_falls_back_to_headless_and_closes_the_port(

@@ -1,13 +1,16 @@
 """``modelgates login`` around the SDK's ``login()``: where the key goes (a 0600 file made anew,
 or standard output), ``--force``, and what happens when the key cannot be saved; ``whoami``'s
-server. The flow itself, with a real server and Chromium, is in tests/browser/test_login.py."""
+server; ``--version``. The flow itself, with a real server and Chromium, is in
+tests/browser/test_login.py."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -209,6 +212,18 @@ def test_login_against_an_unreachable_server_fails_in_one_line_at_once(
     (line,) = err.splitlines()  # no address to open, no prompt, no traceback
     assert line.startswith(f"modelgates: cannot reach the ModelGates server at {origin}/api/v1: ")
     assert out == "" and sys.stdin.read() == "a-code\n"  # nothing was asked of the user
+
+
+def test_version_is_the_installed_distributions() -> None:
+    version = importlib.metadata.version("modelgates")
+    done = subprocess.run(
+        [sys.executable, "-m", "modelgates.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"modelgates {version}\n", "")
 
 
 def test_revoking_an_unsaved_key_really_revokes_it(live_server: LiveServer) -> None:

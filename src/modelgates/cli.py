@@ -51,9 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from modelgates import __version__
+
     parser = argparse.ArgumentParser(
         prog="modelgates", description="ModelGates: OAuth PKCE for user-controlled API keys."
     )
+    parser.add_argument("--version", action="version", version=f"modelgates {__version__}")
     commands = parser.add_subparsers(title="commands")
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument(

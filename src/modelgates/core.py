@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from modelgates import __version__, _logging, errors
+from modelgates import _logging, errors
 from modelgates.retries import RetryConfig
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_SERVER_URL = "https://modelgates.ai/api/v1"
-USER_AGENT = f"modelgates-python/{__version__}"
 API_PATH = "/api/v1"
 #: How long ``check_reachable`` waits for any answer: long enough for a slow network, short
 #: enough that a person about to be sent to a browser is not left staring at nothing.
@@ -295,7 +294,7 @@ class ModelGatesCore(Closing):
             request = client.build_request(
                 "GET",
                 f"{site_root(self.server_url)}/healthz",
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                headers={"User-Agent": _user_agent(), "Accept": "application/json"},
                 timeout=httpx.Timeout(timeout_ms / 1000),
             )
         except httpx.InvalidURL as exc:
@@ -447,7 +446,7 @@ def _base_headers(
 ) -> httpx.Headers:
     import httpx
 
-    headers = httpx.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    headers = httpx.Headers({"User-Agent": _user_agent(), "Accept": "application/json"})
     if has_body:
         headers["Content-Type"] = "application/json"
     if api_key:
@@ -517,6 +516,15 @@ def _check_timeout(timeout_ms: float | None) -> float | None:
     if timeout_ms is not None and not timeout_ms > 0:
         raise errors.RequestValidationError.single("timeout_ms", "must be positive")
     return timeout_ms
+
+
+@functools.cache
+def _user_agent() -> str:
+    # On the first request, not at import: the version is read from the package's metadata,
+    # and importing importlib.metadata costs more than the rest of `import modelgates`.
+    from modelgates import __version__
+
+    return f"modelgates-python/{__version__}"
 
 
 @functools.cache

@@ -1,11 +1,17 @@
 """``modelgates login`` around the SDK's ``login()``: where the key goes (a 0600 file made anew,
-or standard output), ``--force``, and what happens when the key cannot be saved. The flow itself,
-with a real server and Chromium, is in tests/browser/test_login.py."""
+or standard output), ``--force``, and what happens when the key cannot be saved; ``whoami``'s
+server; ``--version``. The flow itself, with a real server and Chromium, is in
+tests/browser/test_login.py."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import io
 import os
+import shutil
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +21,9 @@ import pytest
 
 from modelgates import LoginResult, signin
 from modelgates.cli import _revoke_quietly, _save_secret, main
-from tests.conftest import LiveServer, new_account
+from tests.conftest import Account, LiveServer, new_account
+from tests.sdk.scripted_server import ScriptedServer
+from tests.sdk.test_sdk_transport import refused_url
 
 KEY = "sk-mg-v1-" + "ab" * 32
 
@@ -117,12 +125,105 @@ def test_a_key_that_cannot_be_saved_is_revoked_not_lost_silently(
     monkeypatch.setattr(
         "modelgates.cli._revoke_quietly", lambda server, key: revoked.append((server, key))
     )
-    missing = tmp_path / "no" / "such" / "dir" / "key"
-    assert main(["login", "--server", "http://127.0.0.1:1", "--save", str(missing)]) == 1
+    directory = tmp_path / "keys"
+    directory.mkdir()
+
+    def directory_gone_while_signing_in(**options: Any) -> LoginResult:
+        shutil.rmtree(directory)  # checked before the browser opened, removed since
+        return LoginResult(key=KEY, user_id="user_1")
+
+    monkeypatch.setattr(signin, "login", directory_gone_while_signing_in)
+    saved = directory / "key"
+    assert main(["login", "--server", "http://127.0.0.1:1", "--save", str(saved)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and KEY not in err
     assert "the key was revoked" in err
     assert revoked == [("http://127.0.0.1:1", KEY)]
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    running = ScriptedServer().start()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("where", "force", "message"),
+    [
+        ("missing/key", False, "missing does not exist"),
+        ("missing/key", True, "missing does not exist"),
+        ("a-file/key", False, "a-file is not a directory"),
+        ("a-directory", True, "a-directory is a directory"),
+        ("read-only/key", False, "read-only is not writable"),
+    ],
+)
+def test_save_refuses_a_path_it_cannot_write_before_anything_is_asked(
+    server: ScriptedServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    force: bool,
+    message: str,
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "read-only").mkdir(mode=0o500)
+    if where.startswith("read-only") and os.access(tmp_path / "read-only", os.W_OK):
+        pytest.skip("this user writes anywhere (root): no directory is read-only to it")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a paste would end the sign-in anyway
+    path = tmp_path / where
+    args = ["login", "--server", server.origin, "--no-browser", "--save", str(path)]
+    assert main([*args, "--force"] if force else args) == 1
+    (line,) = capsys.readouterr().err.splitlines()  # one line: no address, no prompt
+    assert line.startswith(
+        f"modelgates: {path}" if where == "a-directory" else "modelgates: cannot"
+    )
+    assert message in line
+    assert server.health_checks == 0 and server.received == []  # nothing was started
+
+
+def test_whoami_takes_a_bare_origin_from_the_environment(
+    live_server: LiveServer,
+    account: Account,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELGATES_BASE_URL", live_server.base_url)  # what `serve` prints
+    monkeypatch.setenv("MODELGATES_API_KEY", account.key)
+    assert main(["whoami"]) == 0
+    out = capsys.readouterr().out
+    assert f"creator_user_id    {account.user_id}" in out.splitlines()
+
+    monkeypatch.setenv("MODELGATES_BASE_URL", "http://127.0.0.1:1")
+    assert main(["whoami", "--server", f"{live_server.base_url}/"]) == 0  # the flag wins
+    assert account.user_id in capsys.readouterr().out
+
+
+def test_login_against_an_unreachable_server_fails_in_one_line_at_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    origin = refused_url().removesuffix("/api/v1")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-code\n"))
+    monkeypatch.setenv("MODELGATES_BASE_URL", origin)
+    assert main(["login", "--no-browser"]) == 1
+    out, err = capsys.readouterr()
+    (line,) = err.splitlines()  # no address to open, no prompt, no traceback
+    assert line.startswith(f"modelgates: cannot reach the ModelGates server at {origin}/api/v1: ")
+    assert out == "" and sys.stdin.read() == "a-code\n"  # nothing was asked of the user
+
+
+def test_version_is_the_installed_distributions() -> None:
+    version = importlib.metadata.version("modelgates")
+    done = subprocess.run(
+        [sys.executable, "-m", "modelgates.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"modelgates {version}\n", "")
 
 
 def test_revoking_an_unsaved_key_really_revokes_it(live_server: LiveServer) -> None:

@@ -19,8 +19,10 @@ from modelgates import _logging, errors
 from modelgates.models.endpoints import Endpoint, ResponseT
 from modelgates.retries import Backoff, RetryConfig, is_retryable_status, parse_retry_after
 
-#: What a send can raise that the SDK turns into its own errors.
-HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
+#: What a send can raise that the SDK turns into its own errors: every exception class httpx
+#: has but ``CookieConflict`` (raised only by ``Cookies.get``). ``StreamError`` is not an
+#: ``HTTPError``; a caller's client raises it from a response hook that reads the body too soon.
+HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
 
 # Failures of our own making: sending the same request again cannot help.
 _NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
@@ -44,6 +46,7 @@ class Call(Generic[ResponseT]):
         clock: Callable[[], float],
         rand: Callable[[], float],
         logger: _logging.DebugLog,
+        on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._url = url
@@ -55,6 +58,7 @@ class Call(Generic[ResponseT]):
         self._clock = clock
         self._rand = rand
         self._logger = logger
+        self._on_retry = on_retry
         self._request: httpx.Request | None = None
         self._backoff: Backoff | None = None
         self._attempt = 0
@@ -156,4 +160,13 @@ class Call(Generic[ResponseT]):
         delay = self._backoff.next_delay(requested)
         if delay is not None:
             _logging.log_retry(self._logger, self._sent, delay)
+            if self._on_retry is not None:
+                self._on_retry(self._what_went_wrong(), delay)
         return delay
+
+    def _what_went_wrong(self) -> str:
+        outcome = self._outcome
+        if isinstance(outcome, httpx.Response):
+            request = self._sent
+            return f"{request.method} {request.url}: HTTP {outcome.status_code}"
+        return str(outcome)

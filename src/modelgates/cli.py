@@ -51,9 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from modelgates import __version__
+
     parser = argparse.ArgumentParser(
         prog="modelgates", description="ModelGates: OAuth PKCE for user-controlled API keys."
     )
+    parser.add_argument("--version", action="version", version=f"modelgates {__version__}")
     commands = parser.add_subparsers(title="commands")
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument(
@@ -124,8 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument(
         "--server",
         metavar="URL",
-        help="the ModelGates server, e.g. http://127.0.0.1:8080 "
-        "(default: $MODELGATES_BASE_URL, else https://modelgates.ai/api/v1)",
+        help="the ModelGates server, e.g. http://127.0.0.1:8080 (an origin means its /api/v1; "
+        "default: $MODELGATES_BASE_URL, else https://modelgates.ai/api/v1)",
     )
     sign_in = commands.add_parser(
         "login", parents=[client], help="get a key for this terminal, approved in a browser"
@@ -135,7 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     sign_in.add_argument(
         "--no-browser",
         action="store_true",
-        help="open no browser: print an address to open on any device, then read the code",
+        help="open no browser: print an address to open on any device that can reach the "
+        "server, then read the code",
     )
     sign_in.add_argument(
         "--save", metavar="PATH", help="write the key to PATH (mode 0600) instead of printing it"
@@ -376,8 +380,8 @@ def _login(args: argparse.Namespace) -> None:
     from modelgates.errors import LoginCancelledError, ModelGatesError
     from modelgates.signin import login
 
-    if args.save is not None and os.path.lexists(args.save) and not args.force:
-        raise CommandError(f"{args.save} exists; use --force to replace it")  # before signing in
+    if args.save is not None:
+        _check_save_path(args.save, replace=args.force)  # before anyone approves anything
     try:
         result = login(
             server_url=args.server,
@@ -402,6 +406,22 @@ def _login(args: argparse.Namespace) -> None:
             f"cannot write {args.save}: {error.strerror or error}; the key was revoked"
         ) from None
     print(f"Signed in as {result.user_id}; the key is in {args.save}", file=sys.stderr)
+
+
+def _check_save_path(path: str, *, replace: bool) -> None:
+    """Refuse, in one line, a path ``_save_secret`` would refuse: found out only after the user
+    approved, the key would have to be revoked."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CommandError(f"{path} is a directory; give a file name to save the key in")
+    if os.path.lexists(path) and not replace:
+        raise CommandError(f"{path} exists; use --force to replace it")
+    if not os.path.isdir(directory):
+        what = "is not a directory" if os.path.lexists(directory) else "does not exist"
+        raise CommandError(f"cannot save the key in {path}: {directory} {what}")
+    # Write to make the file (or --force's temporary), search to reach it.
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"cannot save the key in {path}: {directory} is not writable by you")
 
 
 def _save_secret(path: str, secret: str, *, replace: bool) -> None:
@@ -434,10 +454,9 @@ def _save_secret(path: str, secret: str, *, replace: bool) -> None:
 def _revoke_quietly(server: str | None, key: str) -> None:
     from modelgates.errors import ModelGatesError
     from modelgates.sdk import ModelGates
-    from modelgates.signin import _api_url
 
     try:
-        with ModelGates(api_key=key, server_url=_api_url(server)) as mg:
+        with ModelGates(api_key=key, server_url=server) as mg:
             mg.api_keys.revoke_current_key()
     except ModelGatesError:
         print(
@@ -448,7 +467,6 @@ def _revoke_quietly(server: str | None, key: str) -> None:
 def _whoami(args: argparse.Namespace) -> None:
     from modelgates.errors import ModelGatesError
     from modelgates.sdk import ModelGates
-    from modelgates.signin import _api_url
 
     if args.key_file is not None:
         try:
@@ -461,7 +479,7 @@ def _whoami(args: argparse.Namespace) -> None:
     if not key:
         raise CommandError("no key: give --key-file PATH, or set MODELGATES_API_KEY")
     try:
-        with ModelGates(api_key=key, server_url=_api_url(args.server)) as mg:
+        with ModelGates(api_key=key, server_url=args.server) as mg:
             record = mg.api_keys.get_current_key().data
     except ModelGatesError as error:
         raise CommandError(str(error)) from None

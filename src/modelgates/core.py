@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from modelgates import __version__, _logging, errors
+from modelgates import _logging, errors
 from modelgates.retries import RetryConfig
 
 if TYPE_CHECKING:
@@ -39,10 +39,13 @@ if TYPE_CHECKING:
     from modelgates._call import Call
     from modelgates.models.endpoints import Endpoint
 
-__all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore"]
+__all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore", "resolve_server_url", "site_root"]
 
 DEFAULT_SERVER_URL = "https://modelgates.ai/api/v1"
-USER_AGENT = f"modelgates-python/{__version__}"
+API_PATH = "/api/v1"
+#: How long ``check_reachable`` waits for any answer: long enough for a slow network, short
+#: enough that a person about to be sent to a browser is not left staring at nothing.
+REACHABLE_TIMEOUT_MS = 5000
 
 # RFC 9110 §5.6.2 token; anything else would be refused by h11 only after the call had started.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -104,11 +107,15 @@ class Closing:
 class ModelGatesCore(Closing):
     """Configuration and transport shared by every operation.
 
-    ``server_url`` defaults to ``$MODELGATES_BASE_URL``, else ``https://modelgates.ai/api/v1``.
+    ``server_url`` defaults to ``$MODELGATES_BASE_URL``, else ``https://modelgates.ai/api/v1``;
+    a bare origin (``http://127.0.0.1:8080``) means its ``/api/v1`` (see ``resolve_server_url``).
     ``timeout_ms`` replaces the default timeouts (connect 5 s, read 60 s) as a whole.
     ``debug=True`` (or ``MODELGATES_DEBUG=1``) logs this client's requests to the ``modelgates``
     logger, or ``debug_logger``, at DEBUG, leaving the logger's level as it is; configure a
     handler to see the records.
+    ``on_retry`` (also an attribute) is called before each retry's wait with what went wrong, in
+    one line without secrets, and the seconds it will wait: a program with a person watching can
+    say why nothing seems to happen.
     """
 
     def __init__(
@@ -125,14 +132,15 @@ class ModelGatesCore(Closing):
         async_client: httpx.AsyncClient | None = None,
         debug: bool | None = None,
         debug_logger: logging.Logger | None = None,
+        on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
         self._api_key = api_key
         self.http_referer = http_referer
         self.app_title = app_title
         self.app_categories = app_categories
-        url = server_url or os.environ.get("MODELGATES_BASE_URL") or DEFAULT_SERVER_URL
-        self.server_url = _check_server_url(url)
+        self.server_url = resolve_server_url(server_url)
         self.retry_config = retry_config or RetryConfig()
+        self.on_retry = on_retry
         self.timeout_ms = _check_timeout(timeout_ms)
         self._client = client
         self._owns_client = client is None
@@ -218,6 +226,70 @@ class ModelGatesCore(Closing):
                 return call.result()
             await self._async_sleep(delay)
 
+    def check_reachable(self, timeout_ms: float = REACHABLE_TIMEOUT_MS) -> None:
+        """Raise ``ConnectionError`` (``TimeoutError`` after ``timeout_ms``) unless the server
+        answers at all: for failing in one line before asking a person to do anything (``login``
+        calls it before opening the browser) rather than after the first call's retries.
+
+        One ``GET /healthz`` beside the API, never retried and without the key; any answer,
+        whatever its status, means the server is reachable.
+        """
+        import modelgates._call as _call
+
+        client = self._get_client()
+        request = self._probe(client, timeout_ms)
+        started = self._clock()
+        try:
+            response = client.send(request)
+        except _call.HTTPX_ERRORS as exc:
+            raise self._unreachable(request, exc, timeout_ms, started) from exc
+        _logging.log_response(self._debug_log, response, self._clock() - started)
+
+    async def check_reachable_async(self, timeout_ms: float = REACHABLE_TIMEOUT_MS) -> None:
+        """The async twin of ``check_reachable``."""
+        import modelgates._call as _call
+
+        client = self._get_async_client()
+        request = self._probe(client, timeout_ms)
+        started = self._clock()
+        try:
+            response = await client.send(request)
+        except _call.HTTPX_ERRORS as exc:
+            raise self._unreachable(request, exc, timeout_ms, started) from exc
+        _logging.log_response(self._debug_log, response, self._clock() - started)
+
+    def _probe(self, client: httpx.Client | httpx.AsyncClient, timeout_ms: float) -> httpx.Request:
+        import httpx
+
+        _check_timeout(timeout_ms)
+        try:
+            request = client.build_request(
+                "GET",
+                f"{site_root(self.server_url)}/healthz",
+                headers={"User-Agent": _user_agent(), "Accept": "application/json"},
+                timeout=httpx.Timeout(timeout_ms / 1000),
+            )
+        except httpx.InvalidURL as exc:
+            raise errors.RequestValidationError.single("server_url", str(exc)) from exc
+        _logging.log_request(self._debug_log, request, 1)
+        return request
+
+    def _unreachable(
+        self, request: httpx.Request, exc: Exception, timeout_ms: float, started: float
+    ) -> errors.ConnectionError:
+        import httpx
+
+        _logging.log_failure(self._debug_log, request, exc, self._clock() - started)
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.TimeoutError(
+                f"the ModelGates server at {self.server_url} did not answer within "
+                f"{timeout_ms / 1000:g} s"
+            )
+        reason = str(exc) or type(exc).__name__
+        return errors.ConnectionError(
+            f"cannot reach the ModelGates server at {self.server_url}: {reason}"
+        )
+
     def _prepare(
         self,
         endpoint: Endpoint[ResponseT],
@@ -231,8 +303,8 @@ class ModelGatesCore(Closing):
         import modelgates._call as _call
 
         server_url = self.server_url
-        if options.server_url is not None:
-            server_url = _check_server_url(options.server_url)
+        if options.server_url:
+            server_url = resolve_server_url(options.server_url)
         timeout_ms = _first(_check_timeout(options.timeout_ms), self.timeout_ms)
         timeout = None if timeout_ms is None else httpx.Timeout(timeout_ms / 1000)
         content = None
@@ -253,6 +325,7 @@ class ModelGatesCore(Closing):
             clock=self._clock,
             rand=self._rand,
             logger=self._debug_log,
+            on_retry=self.on_retry,
         )
 
     def _headers(
@@ -345,7 +418,7 @@ def _base_headers(
 ) -> httpx.Headers:
     import httpx
 
-    headers = httpx.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    headers = httpx.Headers({"User-Agent": _user_agent(), "Accept": "application/json"})
     if has_body:
         headers["Content-Type"] = "application/json"
     if api_key:
@@ -379,7 +452,17 @@ def _segment(value: str) -> str:
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
-def _check_server_url(url: str) -> str:
+def resolve_server_url(server_url: str | None) -> str:
+    """The API's base URL that ``server_url`` names: the one rule wherever a server URL comes
+    from (``server_url=``, a call's ``server_url``, ``$MODELGATES_BASE_URL``, the CLI's
+    ``--server``).
+
+    Not given (``None`` or ``""``): ``$MODELGATES_BASE_URL``, else ``DEFAULT_SERVER_URL``. A bare
+    origin, with or without a trailing ``/``, means its ``/api/v1``: the origin is what
+    ``modelgates serve`` prints first and what people copy. Any other path is the API's, as
+    given (a server under a path prefix), without a trailing ``/``.
+    """
+    url = server_url or os.environ.get("MODELGATES_BASE_URL") or DEFAULT_SERVER_URL
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise errors.RequestValidationError.single("server_url", "must be an absolute http(s) URL")
@@ -387,13 +470,33 @@ def _check_server_url(url: str) -> str:
         raise errors.RequestValidationError.single(
             "server_url", "must not have a query or fragment"
         )
+    if parts.path in ("", "/"):
+        return urlunsplit(parts._replace(path=API_PATH))
     return url.rstrip("/")
+
+
+def site_root(server_url: str) -> str:
+    """Where the server's pages are (``/auth``, ``/healthz``), for a resolved API URL: beside an
+    API at ``.../api/v1`` (a server under a path prefix keeps the prefix), else the origin."""
+    parts = urlsplit(server_url)
+    path = parts.path.rstrip("/")
+    prefix = path[: -len(API_PATH)] if path.endswith(API_PATH) else ""
+    return f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
 def _check_timeout(timeout_ms: float | None) -> float | None:
     if timeout_ms is not None and not timeout_ms > 0:
         raise errors.RequestValidationError.single("timeout_ms", "must be positive")
     return timeout_ms
+
+
+@functools.cache
+def _user_agent() -> str:
+    # On the first request, not at import: the version is read from the package's metadata,
+    # and importing importlib.metadata costs more than the rest of `import modelgates`.
+    from modelgates import __version__
+
+    return f"modelgates-python/{__version__}"
 
 
 @functools.cache

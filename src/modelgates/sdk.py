@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from modelgates.core import ModelGatesCore
+from modelgates.core import ModelGatesCore, site_root
 from modelgates.errors import RequestValidationError
 
 # The standalone functions (and with them the models, httpx and pydantic) are imported on the
@@ -37,8 +37,6 @@ else:
 __all__ = ["ApiKeys", "CodeChallenge", "ModelGates", "OAuth", "Usage"]
 
 P = ParamSpec("P")
-
-_API_PATH = "/api/v1"
 
 
 @dataclass(frozen=True)
@@ -199,7 +197,7 @@ class OAuth(_Namespace):
             query["limit"] = format(request.limit.normalize(), "f")
         if state is not None:
             query["state"] = state
-        return f"{_site_root(self._core.server_url)}/auth?{urlencode(query)}"
+        return f"{site_root(self._core.server_url)}/auth?{urlencode(query)}"
 
     @staticmethod
     def create_sha256_code_challenge(code_verifier: str | None = None) -> CodeChallenge:
@@ -280,10 +278,3 @@ class ModelGates(ModelGatesCore):
     @cached_property
     def usage(self) -> Usage:
         return Usage(self)
-
-
-def _site_root(server_url: str) -> str:
-    parts = urlsplit(server_url)
-    path = parts.path.rstrip("/")
-    prefix = path[: -len(_API_PATH)] if path.endswith(_API_PATH) else ""
-    return f"{parts.scheme}://{parts.netloc}{prefix}"

@@ -19,6 +19,7 @@ This module uses the standard library and the SDK only; it never imports ``model
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import selectors
 import signal
@@ -53,7 +54,6 @@ UsageLimitType = Literal["daily", "weekly", "monthly"]
 #: Opens a URL in a browser; returns whether one was opened (``webbrowser.open``'s contract).
 BrowserOpener = Callable[[str], bool]
 
-_API_PATH = "/api/v1"
 _HOST = "127.0.0.1"
 #: A request head larger than this is not a browser following our redirect.
 _MAX_HEAD_BYTES = 16 * 1024
@@ -110,15 +110,17 @@ def login(
 
     ``open_browser=False`` prints the address for the user to open on this computer.
     ``headless=True`` (or no browser found) prints a headless consent address, which works on
-    any device, and reads the code it shows with ``input_func`` (default: a line of standard
-    input). Messages go to ``output`` (default: standard error, so that standard output stays
-    the program's own). ``browser_opener`` replaces :func:`webbrowser.open`.
+    any device that can reach the server, and reads the code it shows with ``input_func``
+    (default: a line of standard input). Messages go to ``output`` (default: standard error, so
+    that standard output stays the program's own), including a line for each retry of the
+    exchange. ``browser_opener`` replaces :func:`webbrowser.open`.
 
     Raises ``LoginDeniedError`` (the user pressed Deny), ``LoginTimeoutError``,
     ``LoginStateMismatchError`` (an answer to a sign-in this call did not start),
     ``LoginCancelledError`` (Ctrl+C: a ``KeyboardInterrupt``, not a ``LoginError``); and the
     exchange's own errors (``APIError``, ``ConnectionError``). Invalid terms raise
-    ``RequestValidationError`` before anything is opened.
+    ``RequestValidationError``, and a server that does not answer ``ConnectionError``, before
+    anything is opened.
     """
     from modelgates.sdk import ModelGates
 
@@ -126,8 +128,10 @@ def login(
     out = output or sys.stderr
     try:
         with ModelGates(
-            server_url=_api_url(server_url), app_title=app_title, http_referer=http_referer
+            server_url=server_url, app_title=app_title, http_referer=http_referer
         ) as mg:
+            mg.core.check_reachable()
+            mg.core.on_retry = _retrying(out)
             pair = mg.o_auth.create_sha256_code_challenge()
             code = None
             if not headless:
@@ -168,8 +172,10 @@ async def login_async(
     terms = _terms(timeout, limit, key_label or _label_of(app_title), expires_at, usage_limit_type)
     out = output or sys.stderr
     async with ModelGates(
-        server_url=_api_url(server_url), app_title=app_title, http_referer=http_referer
+        server_url=server_url, app_title=app_title, http_referer=http_referer
     ) as mg:
+        await mg.core.check_reachable_async()
+        mg.core.on_retry = _retrying(out)
         pair = mg.o_auth.create_sha256_code_challenge()
         code = None
         if not headless:
@@ -212,16 +218,6 @@ def _terms(
 def _label_of(app_title: str | None) -> str | None:
     """The key's default label: the app's title, cut to a label's 100 characters."""
     return app_title[:100] if app_title else None
-
-
-def _api_url(server_url: str | None) -> str | None:
-    """``server_url`` as the client takes it: a bare origin means the API at its ``/api/v1``."""
-    if server_url is None:
-        return None
-    parts = urlsplit(server_url)
-    if parts.scheme and parts.netloc and parts.path in ("", "/") and not parts.query:
-        return urlunsplit(parts._replace(path=_API_PATH))
-    return server_url
 
 
 def _loopback(
@@ -343,12 +339,42 @@ def _headless_prompt(mg: ModelGates, pair: CodeChallenge, terms: _Terms, out: Te
     parts = urlsplit(with_callback)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "callback_url"]
     url = urlunsplit(parts._replace(query=urlencode(query)))
+    # "Any device" is true only of an address that device can reach: a phone that opens
+    # 127.0.0.1 asks itself, and the user is left with an error page and no idea why.
+    where = ""
+    if _is_this_computer(parts.hostname):
+        where = (
+            f"This address points at this computer ({parts.hostname}); from another device, use "
+            "an address of this server that device can reach.\n"
+        )
     _say(
         out,
-        "To sign in to ModelGates, open this address in a browser on any device, sign in and "
-        f"approve:\n\n  {url}\n\nThen paste the code the page shows.",
+        "To sign in to ModelGates, open this address in a browser on any device that can reach "
+        f"it, sign in and approve:\n\n  {url}\n\n{where}Then paste the code the page shows.",
     )
     return "Code: "
+
+
+def _is_this_computer(host: str | None) -> bool:
+    """Whether ``host`` names the computer it is used on, whichever computer that is."""
+    if host is None:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761 §6.3
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _retrying(out: TextIO) -> Callable[[str, float], None]:
+    """The client's ``on_retry``: a person waiting for the exchange sees why it takes long."""
+
+    def say(what: str, delay: float) -> None:
+        _say(out, f"{what}: retrying in {delay:.1f} s ...")
+
+    return say
 
 
 def _pasted(read: Callable[[], str]) -> str:

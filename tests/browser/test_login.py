@@ -318,11 +318,18 @@ def test_the_login_command_saves_the_key_0600_and_whoami_reads_it(
     assert "creator_user_id" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("given", ["flag", "environment"])
 def test_the_login_command_prints_the_key_once_on_its_own_line(
-    page: Page, site: Site, user: Account
+    page: Page, site: Site, user: Account, given: str
 ) -> None:
-    process = modelgates("login", "--server", site.base_url, "--no-browser", "--label", "mine")
+    # The origin `serve` prints first, as --server or as MODELGATES_BASE_URL: the same rule.
+    if given == "flag":
+        process = modelgates("login", "--server", site.base_url, "--no-browser", "--label", "mine")
+    else:
+        env = {"MODELGATES_BASE_URL": site.base_url}
+        process = modelgates("login", "--no-browser", "--label", "mine", env=env)
     url = printed_url(process)
+    assert url.startswith(f"{site.base_url}/auth?")
     consent(page, url)
     page.get_by_role("button", name="Approve", exact=True).click()
     status, out, err = finish(process, page.get_by_label("Authorization code").input_value())

@@ -1,7 +1,9 @@
 """A real HTTP server on 127.0.0.1 that answers a script and records what it was sent.
 
 Each request takes the next scripted answer; a request beyond the script gets a 599, so that a test
-which sends more than it expected fails loudly.
+which sends more than it expected fails loudly. ``GET /healthz`` is answered as the real server
+answers it, outside the script, and counted in ``health_checks`` rather than ``received``: a
+client that checks the server is up before it starts (``login``) leaves the script as it was.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ScriptedServer:
     def __init__(self) -> None:
         self.answers: deque[Answer] = deque()
         self.received: list[Received] = []
+        self.health_checks = 0
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -109,6 +112,15 @@ class ScriptedServer:
                 self._serve()
 
             def do_GET(self) -> None:
+                if self.path == "/healthz":
+                    server.health_checks += 1
+                    body = b'{"status":"ok"}'
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 self._serve()
 
             def do_PATCH(self) -> None:

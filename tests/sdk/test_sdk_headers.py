@@ -167,6 +167,25 @@ def test_server_url_comes_from_the_environment_at_construction(
     )
 
 
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_a_bare_origin_means_its_api_wherever_it_is_given(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, slash: str
+) -> None:
+    origin = server.origin + slash  # what `modelgates serve` prints first
+    for _ in range(3):
+        server.answer(200, EXCHANGED)
+    with ModelGates(server_url=origin) as mg:
+        assert mg.core.server_url == server.url
+        mg.o_auth.exchange_auth_code_for_api_key(code="given")
+    monkeypatch.setenv("MODELGATES_BASE_URL", origin)
+    with ModelGates() as mg:
+        assert mg.core.server_url == server.url
+        mg.o_auth.exchange_auth_code_for_api_key(code="environment")
+    with ModelGates(server_url="https://elsewhere.invalid/api/v1") as mg:
+        mg.o_auth.exchange_auth_code_for_api_key(code="per-call", server_url=origin)
+    assert [r.path for r in server.received] == ["/api/v1/auth/keys"] * 3
+
+
 def test_create_sends_a_fresh_uuid_idempotency_key_per_call(
     server: ScriptedServer, mg: ModelGates
 ) -> None:

@@ -14,6 +14,7 @@ from modelgates.retries import Backoff, is_retryable_status, parse_retry_after
 from tests.sdk.data import CREATED, EXCHANGED, ISSUED_KEY, NO_RETRIES
 from tests.sdk.fake_time import FakeTime
 from tests.sdk.scripted_server import ScriptedServer
+from tests.sdk.test_sdk_transport import refused_url
 
 
 def strategy(**ms: float) -> RetryConfig:
@@ -173,6 +174,18 @@ def test_a_dropped_connection_is_retried(server: ScriptedServer, mg: ModelGates)
     server.answer(200, EXCHANGED)
     assert mg.o_auth.exchange_auth_code_for_api_key(code="abc").key == ISSUED_KEY
     assert len(server.received) == 2
+
+
+def test_on_retry_hears_what_failed_and_how_long_each_wait_is() -> None:
+    url = refused_url()
+    heard: list[tuple[str, float]] = []
+    with ModelGates(server_url=url) as mg:
+        mg.core.on_retry = lambda what, delay: heard.append((what, delay))
+        fake = FakeTime().install(mg)
+        with pytest.raises(errors.ConnectionError):
+            mg.o_auth.exchange_auth_code_for_api_key(code="abc")
+    assert [delay for _, delay in heard] == fake.sleeps and len(heard) > 3
+    assert heard[0][0].startswith(f"POST {url}/auth/keys: ConnectError: ")
 
 
 def test_connection_errors_are_not_retried_when_disabled(

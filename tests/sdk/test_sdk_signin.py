@@ -23,10 +23,11 @@ import anyio
 import httpx
 import pytest
 
-from modelgates import LoginResult, errors, login, login_async, pkce
+from modelgates import LoginResult, ModelGates, errors, login, login_async, pkce, signin
 from tests.sdk.data import EXCHANGED, ISSUED_KEY
 from tests.sdk.scripted_server import ScriptedServer
 from tests.sdk.test_sdk_import import run
+from tests.sdk.test_sdk_transport import refused_url
 
 NONCE_PATH = re.compile(r"/callback/[A-Za-z0-9_-]{22}")
 
@@ -411,9 +412,35 @@ def test_headless_prints_the_address_without_callback_and_exchanges_the_pasted_c
     assert query["code_challenge_method"] == "S256"
     assert (query["limit"], query["key_label"]) == ("2", "Over SSH")
     assert prompts == ["Code: "]
+    assert "points at this computer (127.0.0.1)" in output.getvalue()
     body = exchange.received[0].json()
     assert body["code"] == "pasted-code"
     assert pkce.s256_challenge(body["code_verifier"]) == query["code_challenge"]
+
+
+@pytest.mark.parametrize(
+    ("server_url", "this_computer"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080/api/v1", True),
+        ("http://[::1]:8080", True),
+        ("http://0.0.0.0:8080", True),
+        ("http://192.168.1.20:8080", False),
+        ("https://gates.example/api/v1", False),
+    ],
+)
+def test_the_headless_address_says_when_another_device_cannot_use_it(
+    server_url: str, this_computer: bool
+) -> None:
+    output = io.StringIO()
+    with ModelGates(server_url=server_url) as mg:
+        pair = mg.o_auth.create_sha256_code_challenge()
+        signin._headless_prompt(mg, pair, signin._Terms(None, None, None, None), output)
+    said = output.getvalue()
+    assert "on any device that can reach it" in said
+    assert ("This address points at this computer" in said) is this_computer
+    if this_computer:
+        assert "from another device, use an address of this server that device can reach" in said
 
 
 def test_without_a_browser_it_falls_back_to_headless_and_closes_the_port(
@@ -475,6 +502,61 @@ def test_a_bare_origin_means_its_api(exchange: ScriptedServer) -> None:
     assert exchange.received[0].path == "/api/v1/auth/keys"
 
 
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_a_bare_origin_in_the_environment_means_its_api(
+    exchange: ScriptedServer, monkeypatch: pytest.MonkeyPatch, slash: str
+) -> None:
+    monkeypatch.setenv("MODELGATES_BASE_URL", exchange.origin + slash)  # what `serve` prints
+    browser = FakeBrowser(lambda consent: consent.approve())
+    result = login(browser_opener=browser, output=io.StringIO(), timeout=5)
+    assert result.key == ISSUED_KEY
+    assert browser.opened[0].url.startswith(f"{exchange.origin}/auth?")
+    assert [r.path for r in exchange.received] == ["/api/v1/auth/keys"]
+
+
+def test_the_server_is_checked_before_the_browser_opens(exchange: ScriptedServer) -> None:
+    checked_when_opened: list[int] = []
+
+    def approve(consent: Consent) -> httpx.Response:
+        checked_when_opened.append(exchange.health_checks)
+        return consent.approve()
+
+    sign_in(exchange, FakeBrowser(approve))
+    assert checked_when_opened == [1]
+
+
+@pytest.mark.parametrize("headless", [False, True], ids=["browser", "headless"])
+def test_an_unreachable_server_fails_at_once_before_anything_is_opened(headless: bool) -> None:
+    url = refused_url()
+    output = io.StringIO()
+    browser = FakeBrowser()
+    started = time.monotonic()
+    with pytest.raises(errors.ConnectionError) as caught:
+        login(
+            server_url=url,
+            headless=headless,
+            browser_opener=browser,
+            input_func=lambda prompt: pytest.fail("the user was asked for a code"),
+            output=output,
+        )
+    assert time.monotonic() - started < 2  # not the exchange's minute of retries
+    assert not isinstance(caught.value, (errors.TimeoutError, httpx.HTTPError))
+    assert str(caught.value).startswith(f"cannot reach the ModelGates server at {url}: ")
+    assert "\n" not in str(caught.value)
+    assert browser.opened == [] and output.getvalue() == ""
+
+
+def test_login_says_when_it_retries(server: ScriptedServer) -> None:
+    body = {"error": {"code": 503, "message": "starting", "metadata": None}}
+    server.answer(503, body, headers={"retry-after-ms": "100"})
+    server.answer(200, EXCHANGED)
+    output = io.StringIO()
+    result = sign_in(server, FakeBrowser(lambda consent: consent.approve()), output=output)
+    assert result.key == ISSUED_KEY
+    retries = [line for line in output.getvalue().splitlines() if "retrying" in line]
+    assert retries == [f"POST {server.url}/auth/keys: HTTP 503: retrying in 0.1 s ..."]
+
+
 @pytest.mark.parametrize(
     "options", [{"limit": -1}, {"usage_limit_type": "hourly"}, {"timeout": 0}], ids=str
 )
@@ -533,6 +615,16 @@ async def test_login_async_headless(exchange: ScriptedServer) -> None:
         server_url=exchange.url, headless=True, input_func=lambda p: "c-1", output=io.StringIO()
     )
     assert result.key == ISSUED_KEY
+    assert exchange.health_checks == 1
+
+
+@pytest.mark.anyio
+async def test_login_async_checks_the_server_before_anything_is_opened() -> None:
+    browser = FakeBrowser()
+    output = io.StringIO()
+    with pytest.raises(errors.ConnectionError, match="cannot reach the ModelGates server"):
+        await login_async(server_url=refused_url(), browser_opener=browser, output=output)
+    assert browser.opened == [] and output.getvalue() == ""
 
 
 @pytest.fixture(autouse=True)

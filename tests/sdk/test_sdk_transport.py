@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from modelgates import ModelGates, errors
+from modelgates import ModelGates, ModelGatesCore, errors
 from tests.sdk.data import EXCHANGED, NO_RETRIES
 from tests.sdk.fake_time import FakeTime
 from tests.sdk.scripted_server import ScriptedServer
@@ -42,6 +42,67 @@ def test_connection_refused_is_retried_until_the_budget_is_spent() -> None:
     assert fake.sleeps[:3] == pytest.approx([0.5, 0.75, 1.125])
     assert sum(fake.sleeps) == pytest.approx(60.0)
     assert max(fake.sleeps) <= 60
+
+
+def test_an_httpx_error_from_a_callers_client_never_escapes(server: ScriptedServer) -> None:
+    server.answer(200, EXCHANGED)
+
+    def read_too_soon(response: httpx.Response) -> None:
+        response.json()  # the body is not read yet: httpx.ResponseNotRead, not an HTTPError
+
+    with httpx.Client(event_hooks={"response": [read_too_soon]}) as own:
+        with ModelGates(server_url=server.url, client=own, retry_config=NO_RETRIES) as mg:
+            with pytest.raises(errors.ConnectionError) as caught:
+                mg.o_auth.exchange_auth_code_for_api_key(code="abc")
+    assert isinstance(caught.value.__cause__, httpx.ResponseNotRead)
+
+
+# --- check_reachable: fail fast, before a person is asked to do anything -------------------------
+
+
+def test_an_unreachable_server_fails_the_check_at_once_in_one_line() -> None:
+    url = refused_url()
+    with ModelGatesCore(server_url=url) as core:  # the default retries would take a minute
+        started = time.monotonic()
+        with pytest.raises(errors.ConnectionError) as caught:
+            core.check_reachable()
+    assert time.monotonic() - started < 2
+    assert not isinstance(caught.value, errors.TimeoutError)
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach the ModelGates server at {url}: ")
+    assert "\n" not in message and "ConnectError" not in message
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+def test_a_server_that_never_answers_fails_the_check_after_its_timeout() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the kernel accepts connections; nobody ever answers them
+        port = silent.getsockname()[1]
+        with ModelGatesCore(server_url=f"http://127.0.0.1:{port}") as core:
+            started = time.monotonic()
+            with pytest.raises(errors.TimeoutError, match=r"did not answer within 0\.2 s$"):
+                core.check_reachable(timeout_ms=200)
+        assert 0.2 <= time.monotonic() - started < 2
+
+
+def test_any_answer_passes_the_check_which_sends_no_key(server: ScriptedServer) -> None:
+    server.error(404, "not here")  # e.g. a proxy in front that passes only the API on
+    with ModelGatesCore("sk-mg-v1-secret", server_url=f"{server.origin}/gates/api/v1") as core:
+        core.check_reachable()
+    (sent,) = server.received
+    assert (sent.method, sent.path) == ("GET", "/gates/healthz")  # beside the API, like /auth
+    assert "authorization" not in sent.headers
+
+
+@pytest.mark.anyio
+async def test_check_reachable_async(server: ScriptedServer) -> None:
+    async with ModelGatesCore(server_url=server.origin) as core:
+        await core.check_reachable_async()
+    assert server.health_checks == 1 and server.received == []
+    async with ModelGatesCore(server_url=refused_url()) as offline:
+        with pytest.raises(errors.ConnectionError, match="cannot reach the ModelGates server"):
+            await offline.check_reachable_async()
 
 
 def test_a_slow_server_times_out(server: ScriptedServer) -> None:

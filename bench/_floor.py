@@ -214,7 +214,7 @@ def _one(cursor: Any) -> tuple[Any, ...]:
 
 
 def _connector(database_url: str) -> Callable[[], Any]:
-    """Connections configured as the server configures its own (see store.database)."""
+    """Connections configured as the server configures its own (see store/engine.py)."""
     if database_url.startswith("sqlite"):
         path = Path(database_url.split("///", 1)[1])
 

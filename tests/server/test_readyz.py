@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from modelgates.server.settings import Settings
-from modelgates.server.store.database import normalize_url
+from modelgates.server.store.engine import normalize_url
 from modelgates.server.store.migrate import upgrade
 from tests.conftest import LiveServer, free_port, start_server
 

@@ -1,4 +1,4 @@
-"""Engines, transactions and every query the services need.
+"""Transactions and every query the services need (engines: :mod:`.engine`).
 
 A transaction is a plain function of a :class:`Transaction`, run whole on one of the store's
 threads (:meth:`Store.run`): one hand-off from the event loop per transaction instead of one per
@@ -11,19 +11,13 @@ their compiled form in its cache without building and hashing a new statement ea
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any, TypeVar
-
-try:
-    import fcntl
-except ImportError:  # Windows: SQLite's busy handler alone arbitrates between processes
-    fcntl = None  # type: ignore[assignment]
 
 import sqlalchemy.exc
 from sqlalchemy import (
@@ -32,18 +26,17 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from modelgates.server.store.engine import create_engine_for
 from modelgates.server.store.rows import (
     AppRow,
     AuditRow,
@@ -66,82 +59,11 @@ from modelgates.server.store.tables import (
     usage_charges,
     users,
 )
+from modelgates.server.store.writer_lock import WriterLock, writer_lock_for
 
 
 class DuplicateError(Exception):
     """An insert broke a unique constraint (an e-mail taken, a challenge already pending)."""
-
-
-def normalize_url(url: str) -> URL:
-    """The SQLAlchemy URL for the ordinary ``sqlite:///`` or ``postgresql://`` forms.
-
-    The drivers are ours to choose: the standard library's sqlite3 and psycopg 3.
-    """
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite")
-    if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+psycopg")
-    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
-
-
-def prepare_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout and ``BEGIN IMMEDIATE`` on every SQLite connection.
-
-    ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts, so two transactions never
-    both read and then deadlock upgrading to write; the busy timeout makes the second one wait.
-    synchronous stays at SQLite's FULL: every commit is durable.
-    """
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def create_engine_for(
-    url: str,
-    *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
-    pool_timeout: float = 10,
-    connect_timeout: int = 5,
-) -> Engine:
-    """An engine; on PostgreSQL, a pool of ``pool_size`` connections (plus ``max_overflow`` under
-    load) that checks each connection before lending it, so a restarted server is reconnected to
-    without a restart of ours. A request waits at most ``pool_timeout`` seconds for a connection
-    and ``connect_timeout`` seconds for a new one; then it fails (and the API answers 503)."""
-    sa_url = normalize_url(url)
-    if sa_url.get_backend_name() == "sqlite":
-        # SQLite has one writer at a time and every transaction here takes the write lock
-        # (BEGIN IMMEDIATE): one connection per process queues requests first come first served
-        # instead of in SQLite's busy handler, which sleeps up to 100 ms between retries.
-        engine = create_engine(
-            sa_url,
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout=pool_timeout,
-            connect_args={"check_same_thread": False},  # the pool lends it to one thread at a time
-        )
-        prepare_sqlite(engine)
-        return engine
-    return create_engine(
-        sa_url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,
-        pool_timeout=pool_timeout,
-        connect_args={"connect_timeout": connect_timeout, "application_name": "modelgates"},
-    )
 
 
 _R = TypeVar("_R")
@@ -196,30 +118,6 @@ _KEY_BY_ID = select(*_KEY).where(api_keys.c.id == bindparam("key_id"))
 _INSERT_AUDIT = insert(audit_events)
 
 
-class WriterLock:
-    """An OS lock on a file beside a SQLite database, held around each transaction.
-
-    SQLite lets one process write at a time; a process that finds the write lock taken polls for
-    it, sleeping 1, 2, 5 ... 100 ms between tries, so under load one process can keep the lock for
-    long stretches while another's requests wait seconds. Processes queued on ``flock`` are woken
-    the moment it is released instead. The kernel releases it when its holder dies.
-    """
-
-    def __init__(self, database_path: str) -> None:
-        self._fd = os.open(f"{database_path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
 class Store:
     """A database: runs transactions on its own threads, as many as it has connections."""
 
@@ -257,7 +155,7 @@ class Store:
         if engine.dialect.name != "sqlite":
             return cls(engine, threads=pool_size + max_overflow, wait_timeout=pool_timeout)
         path = engine.url.database
-        lock = WriterLock(path) if fcntl is not None and path and path != ":memory:" else None
+        lock = writer_lock_for(path)
         return cls(engine, threads=1, wait_timeout=pool_timeout, writer_lock=lock)
 
     async def run(self, work: Callable[[Transaction], _R]) -> _R:

@@ -32,8 +32,7 @@ from modelgates.server.services.errors import (
     InvalidInput,
     NotPermitted,
 )
-from modelgates.server.store import CodeRow, KeyRow, Store, Transaction
-from modelgates.server.store.database import DuplicateError
+from modelgates.server.store import CodeRow, DuplicateError, KeyRow, Store, Transaction
 
 MAX_FAILED_ATTEMPTS = 5
 MAX_KEY_LABEL_LENGTH = 100  # the api_keys.label column's

@@ -19,8 +19,7 @@ from modelgates.server.services.errors import (
     PaymentRequired,
     Unauthenticated,
 )
-from modelgates.server.store import ChargeRow, ServiceTokenRow, Store, Transaction
-from modelgates.server.store.database import DuplicateError
+from modelgates.server.store import ChargeRow, DuplicateError, ServiceTokenRow, Store, Transaction
 
 
 async def create_service_token(store: Store, name: str, now: datetime) -> str:

@@ -10,8 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from modelgates.server.services import secrets
 from modelgates.server.services.errors import Conflict, InvalidInput
-from modelgates.server.store import Store, UserRow
-from modelgates.server.store.database import DuplicateError
+from modelgates.server.store import DuplicateError, Store, UserRow
 
 MIN_PASSWORD_LENGTH = 8
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+")

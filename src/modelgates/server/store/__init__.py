@@ -1,6 +1,7 @@
 """Tables, queries and migrations: the only part of ModelGates that speaks SQL."""
 
-from modelgates.server.store.database import Store, Transaction
+from modelgates.server.store.database import Transaction
+from modelgates.server.store.errors import DuplicateError, StoreUnavailable
 from modelgates.server.store.rows import (
     AppRow,
     AuditRow,
@@ -11,16 +12,19 @@ from modelgates.server.store.rows import (
     ServiceTokenRow,
     UserRow,
 )
+from modelgates.server.store.store import Store
 
 __all__ = [
     "AppRow",
     "AuditRow",
     "ChargeRow",
     "CodeRow",
+    "DuplicateError",
     "IdempotencyRow",
     "KeyRow",
     "ServiceTokenRow",
     "Store",
+    "StoreUnavailable",
     "Transaction",
     "UserRow",
 ]

@@ -1,27 +1,18 @@
-"""Transactions and every query the services need (engines: :mod:`.engine`).
+"""Every query the services need, as the methods of a :class:`Transaction` (run by
+:meth:`.Store.run`).
 
-A transaction is a plain function of a :class:`Transaction`, run whole on one of the store's
-threads (:meth:`Store.run`): one hand-off from the event loop per transaction instead of one per
-statement, on the synchronous drivers (the standard library's sqlite3, psycopg 3). On SQLite the
-write lock is then held only while the statements run, never across event-loop turns.
 The hot statements are built once, at import, with bound parameters: SQLAlchemy then finds
 their compiled form in its cache without building and hashing a new statement each time.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-import sqlalchemy.exc
 from sqlalchemy import (
-    Engine,
     Row,
     Table,
     bindparam,
@@ -36,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from modelgates.server.store.engine import create_engine_for
+from modelgates.server.store.errors import DuplicateError
 from modelgates.server.store.rows import (
     AppRow,
     AuditRow,
@@ -59,12 +50,6 @@ from modelgates.server.store.tables import (
     usage_charges,
     users,
 )
-from modelgates.server.store.writer_lock import WriterLock, writer_lock_for
-
-
-class DuplicateError(Exception):
-    """An insert broke a unique constraint (an e-mail taken, a challenge already pending)."""
-
 
 _R = TypeVar("_R")
 
@@ -116,71 +101,6 @@ _INSERT_KEY = insert(api_keys).returning(api_keys.c.id)
 _KEY_BY_HASH = select(*_KEY).where(api_keys.c.hash == bindparam("key_hash"))
 _KEY_BY_ID = select(*_KEY).where(api_keys.c.id == bindparam("key_id"))
 _INSERT_AUDIT = insert(audit_events)
-
-
-class Store:
-    """A database: runs transactions on its own threads, as many as it has connections."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        threads: int,
-        wait_timeout: float,
-        writer_lock: WriterLock | None = None,
-    ) -> None:
-        self.engine = engine
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="modelgates-db")
-        self._wait_timeout = wait_timeout
-        self._writer_lock = writer_lock
-
-    @classmethod
-    def open(
-        cls,
-        url: str,
-        *,
-        pool_size: int = 10,
-        max_overflow: int = 10,
-        pool_timeout: float = 10,
-        connect_timeout: int = 5,
-    ) -> Store:
-        """A store on ``url``, pooled as :func:`create_engine_for` describes."""
-        engine = create_engine_for(
-            url,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=pool_timeout,
-            connect_timeout=connect_timeout,
-        )
-        if engine.dialect.name != "sqlite":
-            return cls(engine, threads=pool_size + max_overflow, wait_timeout=pool_timeout)
-        path = engine.url.database
-        lock = writer_lock_for(path)
-        return cls(engine, threads=1, wait_timeout=pool_timeout, writer_lock=lock)
-
-    async def run(self, work: Callable[[Transaction], _R]) -> _R:
-        """``work`` in one transaction, on one of the store's threads: committed when it returns,
-        rolled back if it raises. ``work`` must not touch the event loop."""
-        deadline = time.monotonic() + self._wait_timeout
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, work, deadline)
-
-    def _transaction(self, work: Callable[[Transaction], _R], deadline: float) -> _R:
-        if time.monotonic() > deadline:
-            # Queued longer than a request may wait for a connection: unavailable, as the pool
-            # says when its own wait runs out.
-            raise sqlalchemy.exc.TimeoutError("no database connection free in time")
-        with self._writer_lock.held() if self._writer_lock else nullcontext():
-            with self.engine.begin() as connection:
-                return work(Transaction(connection))
-
-    async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        # Connections are closed on the threads that used them (sqlite3 insists).
-        await loop.run_in_executor(self._executor, self.engine.dispose)
-        self._executor.shutdown(wait=True)
-        if self._writer_lock is not None:
-            self._writer_lock.close()
 
 
 class Transaction:

@@ -35,7 +35,7 @@ async def create_user(store: Store, email: str, password: str, now: datetime) ->
         created_at=now,
     )
     try:
-        await store.run(lambda tx: tx.insert_user(user))
+        await store.run(lambda tx: tx.users.insert(user))
     except DuplicateError:
         raise Conflict(f"a user with e-mail {email} exists already") from None
     return user
@@ -43,7 +43,7 @@ async def create_user(store: Store, email: str, password: str, now: datetime) ->
 
 async def find_user(store: Store, email: str) -> UserRow | None:
     normalized = normalize_email(email)
-    return await store.run(lambda tx: tx.user_by_email(normalized))
+    return await store.run(lambda tx: tx.users.by_email(normalized))
 
 
 def password_matches(user: UserRow, password: str) -> bool:

@@ -1,7 +1,11 @@
-"""Tables, queries and migrations: the only part of ModelGates that speaks SQL."""
+"""Tables, queries and migrations: the only part of ModelGates that speaks SQL.
 
-from modelgates.server.store.database import Transaction
+``engine`` makes engines; ``store`` runs transactions (:meth:`Store.run`); ``transaction`` is what
+a transaction's work is given, with ``queries/`` by what they store; ``rows`` are what comes back.
+"""
+
 from modelgates.server.store.errors import DuplicateError, StoreUnavailable
+from modelgates.server.store.queries.keys import KeyChanges
 from modelgates.server.store.rows import (
     AppRow,
     AuditRow,
@@ -13,6 +17,7 @@ from modelgates.server.store.rows import (
     UserRow,
 )
 from modelgates.server.store.store import Store
+from modelgates.server.store.transaction import Transaction
 
 __all__ = [
     "AppRow",
@@ -21,6 +26,7 @@ __all__ = [
     "CodeRow",
     "DuplicateError",
     "IdempotencyRow",
+    "KeyChanges",
     "KeyRow",
     "ServiceTokenRow",
     "Store",

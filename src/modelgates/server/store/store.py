@@ -23,9 +23,9 @@ from typing import TypeVar
 import sqlalchemy.exc
 from sqlalchemy import Engine
 
-from modelgates.server.store.database import Transaction
 from modelgates.server.store.engine import create_engine_for
 from modelgates.server.store.errors import StoreUnavailable
+from modelgates.server.store.transaction import Transaction
 from modelgates.server.store.writer_lock import WriterLock, writer_lock_for
 
 _R = TypeVar("_R")

@@ -39,8 +39,8 @@ STATEMENTS = (
     "sealed_key = :sealed WHERE id = :code_id AND spent_at IS NULL AND expires_at > :now "
     "AND failed_attempts < 5",
     "INSERT INTO audit_events (created_at, event, user_id, key_hash, app_id, code_id, "
-    "client_address) VALUES (:now, 'key_issued', :user_id, :key_hash, :app_id, :code_id, "
-    "'127.0.0.1')",
+    "client_address, detail) VALUES (:now, 'key_issued', :user_id, :key_hash, :app_id, :code_id, "
+    "'127.0.0.1', NULL)",
 )
 
 
@@ -214,7 +214,7 @@ def _one(cursor: Any) -> tuple[Any, ...]:
 
 
 def _connector(database_url: str) -> Callable[[], Any]:
-    """Connections configured as the server configures its own (see store.database)."""
+    """Connections configured as the server configures its own (see store/engine.py)."""
     if database_url.startswith("sqlite"):
         path = Path(database_url.split("///", 1)[1])
 

@@ -188,7 +188,7 @@ class ModelGates(Contender):
     def _engine(self) -> Any:
         from sqlalchemy import create_engine
 
-        from modelgates.server.store.database import normalize_url
+        from modelgates.server.store.engine import normalize_url
 
         return create_engine(normalize_url(self.database_url))
 

@@ -51,7 +51,7 @@ def serving() -> Iterator[str]:
     async def record_app() -> None:
         store = Store.open(database_url)
         await store.run(
-            lambda tx: tx.upsert_app(app.origin, app.title, app.default_title, None, utcnow())
+            lambda tx: tx.apps.upsert(app.origin, app.title, app.default_title, None, utcnow())
         )
         await store.close()
 

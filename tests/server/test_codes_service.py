@@ -84,13 +84,13 @@ async def test_expired_sealed_keys_are_forgotten(store: Store, owner: Account) -
     await codes.exchange(store, spend(code, verifier), T0)
     from modelgates.server.services.secrets import sha256_hex
 
-    row = await store.run(lambda tx: tx.code_by_hash(sha256_hex(code)))
+    row = await store.run(lambda tx: tx.codes.by_hash(sha256_hex(code)))
     assert row is not None and row.sealed_key is not None
     assert await codes.forget_expired_secrets(store, T0 + TTL - timedelta(seconds=1)) >= 0
-    row = await store.run(lambda tx: tx.code_by_hash(sha256_hex(code)))
+    row = await store.run(lambda tx: tx.codes.by_hash(sha256_hex(code)))
     assert row is not None and row.sealed_key is not None
     assert await codes.forget_expired_secrets(store, T0 + TTL) >= 1
-    row = await store.run(lambda tx: tx.code_by_hash(sha256_hex(code)))
+    row = await store.run(lambda tx: tx.codes.by_hash(sha256_hex(code)))
     assert row is not None and row.sealed_key is None
 
 
@@ -99,7 +99,7 @@ async def test_sealed_key_is_not_the_key_in_the_clear(store: Store, owner: Accou
     result = await codes.exchange(store, spend(code, verifier), T0)
     from modelgates.server.services.secrets import sha256_hex
 
-    row = await store.run(lambda tx: tx.code_by_hash(sha256_hex(code)))
+    row = await store.run(lambda tx: tx.codes.by_hash(sha256_hex(code)))
     assert row is not None and row.sealed_key is not None
     assert result.key.encode() not in row.sealed_key
     assert result.key[9:].encode() not in row.sealed_key
@@ -198,8 +198,8 @@ async def test_oauth_keys_may_not_create_codes(store: Store, owner: Account) -> 
     result = await codes.exchange(store, spend(code, verifier), T0)
     from modelgates.server.services.secrets import sha256_hex
 
-    app_key = await store.run(lambda tx: tx.key_by_hash(sha256_hex(result.key)))
-    own_key = await store.run(lambda tx: tx.key_by_hash(owner.key_hash))
+    app_key = await store.run(lambda tx: tx.keys.by_hash(sha256_hex(result.key)))
+    own_key = await store.run(lambda tx: tx.keys.by_hash(owner.key_hash))
     assert app_key is not None and own_key is not None
     with pytest.raises(NotPermitted):
         codes.require_code_creator(app_key)
@@ -211,7 +211,7 @@ async def test_issued_key_carries_limit_in_exact_micros(store: Store, owner: Acc
     result = await codes.exchange(store, spend(code, verifier), T0)
     from modelgates.server.services.secrets import sha256_hex
 
-    row = await store.run(lambda tx: tx.key_by_hash(sha256_hex(result.key)))
+    row = await store.run(lambda tx: tx.keys.by_hash(sha256_hex(result.key)))
     assert row is not None
     assert row.limit_micros == 1
     assert row.limit_reset == "daily"
@@ -237,5 +237,5 @@ async def test_a_long_host_name_makes_a_label_cut_to_a_labels_length(
     result = await codes.exchange(store, spend(created.code, verifier), T0)
     from modelgates.server.services.secrets import sha256_hex
 
-    row = await store.run(lambda tx: tx.key_by_hash(sha256_hex(result.key)))
+    row = await store.run(lambda tx: tx.keys.by_hash(sha256_hex(result.key)))
     assert row is not None and row.label == host[:100]

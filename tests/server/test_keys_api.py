@@ -256,8 +256,8 @@ def test_expired_key_is_refused_everywhere(live_server: LiveServer) -> None:
 
     async def shorten(store: Any) -> None:
         def expire(tx: Any) -> None:
-            row = tx.key_by_hash(own.key_hash)
-            tx.update_key(row.id, expires_at=utcnow() - timedelta(seconds=1))
+            row = tx.keys.by_hash(own.key_hash)
+            tx.keys.update(row.id, expires_at=utcnow() - timedelta(seconds=1))
 
         await store.run(expire)
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from modelgates.server.store.database import normalize_url
+from modelgates.server.store.engine import normalize_url
 from modelgates.server.store.migrate import MIGRATION_LOCK_KEY, WAITING, is_current, upgrade
 from tests.conftest import BACKENDS, _create_postgres_database, _drop_postgres_database
 from tests.server.serving import ServeProcess, start_all, stop_all

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from modelgates.server.store.database import normalize_url
+from modelgates.server.store.engine import normalize_url
 from modelgates.server.store.migrate import is_current, upgrade
 from modelgates.server.store.tables import metadata
 

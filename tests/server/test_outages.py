@@ -3,16 +3,17 @@ and which are failures of ours (500)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy.exc
 from sqlalchemy import create_engine, pool, text
 
-from modelgates.server.outages import is_unavailable
+from modelgates.server.ratelimit import RateLimiter, RateLimiterUnavailable
+from modelgates.server.store.store import is_unavailable
 from tests.conftest import free_port
 
 
@@ -87,11 +88,9 @@ def test_no_pooled_connection_in_time_is_unavailable(tmp_path: Path) -> None:
 
 
 def test_redis_not_answering_is_unavailable() -> None:
-    client = redis.Redis(port=free_port(), socket_connect_timeout=2)
-    error = _raised(client.ping)
-    client.close()
-    assert isinstance(error, redis.exceptions.ConnectionError)
-    assert is_unavailable(error)
+    limiter = RateLimiter(f"redis://127.0.0.1:{free_port()}/0")
+    error = _raised(lambda: asyncio.run(limiter.hit("5/minute", "test")))
+    assert isinstance(error, RateLimiterUnavailable)
 
 
 def test_anything_else_is_not() -> None:

@@ -3,6 +3,8 @@ when configured; otherwise 503 in the contract's error shape, saying which check
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from modelgates.server.ratelimit import RateLimiter
+from modelgates.server.services import health
 from modelgates.server.settings import Settings
-from modelgates.server.store.database import normalize_url
+from modelgates.server.store import Store
+from modelgates.server.store.engine import normalize_url
 from modelgates.server.store.migrate import upgrade
 from tests.conftest import LiveServer, free_port, start_server
 
@@ -107,3 +112,21 @@ def test_ready_when_a_newer_release_has_migrated_the_database(tmp_path: Path) ->
         response = client.get("/readyz")
     assert response.status_code == 200, response.text
     assert response.json()["checks"]["migrations"] == "ahead"
+
+
+def test_an_unreachable_database_is_not_ready_and_the_log_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def check() -> health.Readiness:
+        url = f"postgresql://postgres@127.0.0.1:{free_port()}/x"  # nothing listens there
+        store = Store.open(url, connect_timeout=1)
+        try:
+            return await health.readiness(store, RateLimiter(), redis_configured=False)
+        finally:
+            await store.close()
+
+    with caplog.at_level(logging.WARNING, logger="modelgates.server"):
+        result = asyncio.run(check())
+    assert result.checks["database"] == "unreachable"
+    assert result.problems == ["the database does not answer"]
+    assert "readiness: database check failed: OperationalError: " in caplog.text

@@ -218,7 +218,7 @@ async def _exchange_concurrently(
 
 def _code_row(database_url: str, code: str) -> CodeRow:
     async def read(store: Any) -> CodeRow | None:
-        row: CodeRow | None = await store.run(lambda tx: tx.code_by_hash(sha256_hex(code)))
+        row: CodeRow | None = await store.run(lambda tx: tx.codes.by_hash(sha256_hex(code)))
         return row
 
     row = run(read, database_url)

@@ -14,10 +14,10 @@ import sqlalchemy.exc
 from sqlalchemy import event, func, select
 
 from modelgates.server.services import codes
-from modelgates.server.store import Store, Transaction
+from modelgates.server.store import Store, StoreUnavailable, Transaction
 from modelgates.server.store.migrate import upgrade
 from modelgates.server.store.tables import apps
-from tests.conftest import utcnow
+from tests.conftest import free_port, utcnow
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +35,7 @@ def _apps_named(tx: Transaction, origin: str) -> int:
 
 async def test_work_is_committed_when_it_returns(store: Store) -> None:
     origin = f"https://committed-{os.urandom(4).hex()}.example"
-    app = await store.run(lambda tx: tx.upsert_app(origin, None, "x", None, utcnow()))
+    app = await store.run(lambda tx: tx.apps.upsert(origin, None, "x", None, utcnow()))
     assert (app.origin, app.title) == (origin, "x")
     assert await store.run(lambda tx: _apps_named(tx, origin)) == 1
 
@@ -44,7 +44,7 @@ async def test_work_that_raises_writes_nothing(store: Store) -> None:
     origin = f"https://rolled-back-{os.urandom(4).hex()}.example"
 
     def half(tx: Transaction) -> None:
-        tx.upsert_app(origin, None, "x", None, utcnow())
+        tx.apps.upsert(origin, None, "x", None, utcnow())
         raise RuntimeError("after the first write")
 
     with pytest.raises(RuntimeError, match="after the first write"):
@@ -70,11 +70,30 @@ async def test_a_transaction_queued_past_the_pool_timeout_is_unavailable(tmp_pat
         await asyncio.sleep(0.4)
         release.set()
         assert await first is True
-        with pytest.raises(sqlalchemy.exc.TimeoutError):
+        with pytest.raises(StoreUnavailable):
             await queued
         assert await store.run(lambda _tx: "ran") == "ran"  # and the store goes on serving
     finally:
         await store.close()
+
+
+async def test_a_database_away_for_now_is_unavailable_and_a_bug_is_not(tmp_path: Any) -> None:
+    # The store answers for the driver: its own error when the database is away (here nothing
+    # listens on the port), the driver's when the statement is wrong (here no table: a bug).
+    away = Store.open(f"postgresql://postgres@127.0.0.1:{free_port()}/x", connect_timeout=1)
+    try:
+        with pytest.raises(StoreUnavailable) as raised:
+            await away.run(lambda tx: tx.count("users"))
+        assert isinstance(raised.value.__cause__, sqlalchemy.exc.OperationalError)
+        assert str(raised.value).startswith("OperationalError: ")
+    finally:
+        await away.close()
+    unmigrated = Store.open(f"sqlite:///{tmp_path}/empty.db")
+    try:
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="no such table"):
+            await unmigrated.run(lambda tx: tx.count("users"))
+    finally:
+        await unmigrated.close()
 
 
 async def test_sqlite_processes_take_turns_through_a_lock_file(tmp_path: Any) -> None:

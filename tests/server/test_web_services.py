@@ -169,9 +169,9 @@ async def test_approve_creates_the_code_through_the_api_service(
     assert approval.redirect_to is not None
     assert approval.redirect_to.startswith(f"https://approved.example/cb?code={approval.code}")
     assert approval.code not in repr(approval)
-    row = await store.run(lambda tx: tx.code_by_hash(secrets.sha256_hex(approval.code)))
+    row = await store.run(lambda tx: tx.codes.by_hash(secrets.sha256_hex(approval.code)))
     assert row is not None
-    app = await store.run(lambda tx: tx.app_by_id(row.app_id))
+    app = await store.run(lambda tx: tx.apps.by_id(row.app_id))
     assert row.user_id == owner.user_id and row.limit_micros == 1_000_000
     assert row.callback_url == "https://approved.example/cb"
     assert app is not None and app.origin == "https://approved.example"
@@ -185,13 +185,13 @@ async def test_headless_codes_carry_no_callback(owner: Account, store: Store) ->
         store, user_id=owner.user_id, auth=auth, limit=None, now=T0, ttl=timedelta(minutes=10)
     )
     assert approval.redirect_to is None
-    row = await store.run(lambda tx: tx.code_by_hash(secrets.sha256_hex(approval.code)))
+    row = await store.run(lambda tx: tx.codes.by_hash(secrets.sha256_hex(approval.code)))
     assert row is not None and row.callback_url is None
 
 
 async def test_loopback_apps_are_never_named_by_a_recorded_title(store: Store) -> None:
     await store.run(
-        lambda tx: tx.upsert_app(
+        lambda tx: tx.apps.upsert(
             "http://localhost:5173", "Someone's App", "localhost:5173", None, T0
         )
     )

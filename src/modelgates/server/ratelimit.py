@@ -5,6 +5,11 @@ the counters live differs. Sliding-window counters: two counters a key rather th
 hit, a close approximation of a moving window (and the in-memory moving window's background
 expiry races with ``clear``). Redis is for counters that must be shared by
 every replica but need not survive a restart.
+
+Redis not answering (refusing connections, or a timeout) leaves :meth:`RateLimiter.hit` and
+:meth:`RateLimiter.clear` as :class:`RateLimiterUnavailable` (answered 503): an attempt that
+must be counted is refused rather than let through uncounted. Any other Redis error is a
+failure of ours and leaves as it is (500).
 """
 
 from __future__ import annotations
@@ -13,10 +18,25 @@ import math
 import time
 from dataclasses import dataclass
 
+import redis.exceptions
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+
+
+class RateLimiterUnavailable(Exception):
+    """The limiter's storage (Redis) does not answer; its error is the ``__cause__``, and the
+    message one line for the log."""
+
+
+#: The Redis errors that mean "not answering now", rather than a failure of ours.
+_AWAY = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _unavailable(error: Exception) -> RateLimiterUnavailable:
+    lines = str(error).strip().splitlines()
+    return RateLimiterUnavailable(f"{type(error).__name__}: {lines[0] if lines else ''}")
 
 
 @dataclass(frozen=True)
@@ -50,16 +70,22 @@ class RateLimiter:
     async def hit(self, rule: str, *key: str) -> Decision:
         """Count one attempt against ``rule`` (e.g. ``"10/15 minutes"``) for ``key``."""
         item = self._rule(rule)
-        if await self._limiter.hit(item, *key):
-            return Decision(allowed=True, retry_after=0)
-        stats = await self._limiter.get_window_stats(item, *key)
+        try:
+            if await self._limiter.hit(item, *key):
+                return Decision(allowed=True, retry_after=0)
+            stats = await self._limiter.get_window_stats(item, *key)
+        except _AWAY as error:
+            raise _unavailable(error) from error
         return Decision(
             allowed=False, retry_after=max(1, math.ceil(stats.reset_time - time.time()))
         )
 
     async def clear(self, rule: str, *key: str) -> None:
         """Forget the attempts counted for ``key`` (e.g. after a successful sign-in)."""
-        await self._limiter.clear(self._rule(rule), *key)
+        try:
+            await self._limiter.clear(self._rule(rule), *key)
+        except _AWAY as error:
+            raise _unavailable(error) from error
 
     async def check_storage(self) -> bool:
         """Whether the storage answers (for readiness checks)."""

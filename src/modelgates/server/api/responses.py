@@ -12,8 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from modelgates.models.errors import ErrorBody, ErrorResponse
-from modelgates.server import outages
+from modelgates.server.ratelimit import RateLimiterUnavailable
 from modelgates.server.services.errors import ServiceError
+from modelgates.server.store import StoreUnavailable
 
 logger = logging.getLogger("modelgates.server")
 
@@ -87,19 +88,11 @@ def service_unavailable() -> Response:
 
 
 async def on_unavailable(request: Request, exc: Exception) -> Response:
-    """503 while the database or Redis cannot be used (see :mod:`modelgates.server.outages`);
-    anything else among those exception classes is a failure of ours: 500."""
-    if not outages.is_unavailable(exc):
-        return await on_unexpected(request, exc)
-    # One line, no traceback (an outage would flood the log) and no SQL: the driver's message.
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    logger.warning(
-        "503 on %s %s: %s: %s",
-        request.method,
-        request.url.path,
-        type(exc).__name__,
-        reason[0] if reason else "",
-    )
+    """503 while the database or Redis cannot be used: the store and the rate limiter decide
+    which of their dependencies' failures those are, and raise their own errors for them."""
+    # One line, no traceback (an outage would flood the log) and no SQL: the error's class and
+    # the driver's message.
+    logger.warning("503 on %s %s: %s", request.method, request.url.path, exc)
     return service_unavailable()
 
 
@@ -113,6 +106,7 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ServiceError: on_service_error,
     HTTPException: on_http_exception,
-    **dict.fromkeys(outages.CANDIDATES, on_unavailable),
+    StoreUnavailable: on_unavailable,
+    RateLimiterUnavailable: on_unavailable,
     Exception: on_unexpected,
 }

@@ -45,8 +45,8 @@ async def overview(store: Store, user_id: str, now: datetime) -> Overview:
     """The user's unrevoked keys, newest first, and the apps that hold any of them."""
 
     def read(tx: Transaction) -> tuple[list[KeyRow], dict[int, AppRow]]:
-        rows = [row for row in tx.keys_of_user(user_id) if row.revoked_at is None]
-        return rows, tx.apps_by_ids([row.app_id for row in rows if row.app_id is not None])
+        rows = [row for row in tx.keys.of_user(user_id) if row.revoked_at is None]
+        return rows, tx.apps.by_ids([row.app_id for row in rows if row.app_id is not None])
 
     rows, held_by = await store.run(read)
     views = [
@@ -107,8 +107,8 @@ async def revoke_key(store: Store, user_id: str, key_hash: str, now: datetime) -
     """Revoke one of the user's keys by its public id."""
 
     def revoke(tx: Transaction) -> KeyRow:
-        row = tx.key_by_hash(key_hash)
-        if row is None or row.user_id != user_id or not tx.revoke_key(row.id, now):
+        row = tx.keys.by_hash(key_hash)
+        if row is None or row.user_id != user_id or not tx.keys.revoke(row.id, now):
             raise NotFound("No such key.")
         return row
 
@@ -117,7 +117,7 @@ async def revoke_key(store: Store, user_id: str, key_hash: str, now: datetime) -
 
 async def revoke_app(store: Store, user_id: str, app_id: int, now: datetime) -> int:
     """Revoke every key of the user's that the app holds; how many."""
-    revoked = await store.run(lambda tx: tx.revoke_app_keys(user_id, app_id, now))
+    revoked = await store.run(lambda tx: tx.keys.revoke_held_by_app(user_id, app_id, now))
     if revoked == 0:
         raise NotFound("No app of yours with that id holds a key.")
     return revoked

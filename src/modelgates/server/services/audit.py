@@ -10,7 +10,7 @@ from modelgates.server.store import AuditRow, Store
 
 async def tail(store: Store, limit: int, after_id: int = 0) -> list[AuditRow]:
     """The newest ``limit`` events after ``after_id``, oldest first."""
-    return list(await store.run(lambda tx: tx.audit_tail(limit, after_id)))
+    return list(await store.run(lambda tx: tx.audit.tail(limit, after_id)))
 
 
 def as_json(row: AuditRow) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 The rules, in the order :func:`exchange` applies them:
 
-* A code is spent by one conditional UPDATE (:meth:`Transaction.claim_code`) inside the
+* A code is spent by one conditional UPDATE (``tx.codes.claim``) inside the
   transaction that inserts the key, so however many requests or processes race, one key is issued.
 * Exactly-once delivery: a retry with the same code and the right S256 verifier, while the code
   would still be alive, gets the same key again. The key is kept sealed under the verifier
@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from modelgates import pkce
 from modelgates.models.oauth import CreateAuthCodeRequest, ExchangeAuthCodeRequest
@@ -32,8 +31,7 @@ from modelgates.server.services.errors import (
     InvalidInput,
     NotPermitted,
 )
-from modelgates.server.store import CodeRow, KeyRow, Store, Transaction
-from modelgates.server.store.database import DuplicateError
+from modelgates.server.store import CodeRow, DuplicateError, KeyRow, Store, Transaction
 
 MAX_FAILED_ATTEMPTS = 5
 MAX_KEY_LABEL_LENGTH = 100  # the api_keys.label column's
@@ -89,19 +87,20 @@ async def create_code(
             replay = _claim(tx, idempotency, user_id, _fingerprint(request, app), now, ttl)
             if replay is not None:
                 return replay
-        recorded = tx.upsert_app(app.origin, app.title, app.default_title, app.categories, now)
+        recorded = tx.apps.upsert(app.origin, app.title, app.default_title, app.categories, now)
         app_id = recorded.id
         if request.code_challenge is not None:
-            tx.release_stale_challenge(user_id, request.code_challenge, now, MAX_FAILED_ATTEMPTS)
+            tx.codes.release_stale_challenge(
+                user_id, request.code_challenge, now, MAX_FAILED_ATTEMPTS
+            )
         try:
-            row = tx.insert_code(
+            row = tx.codes.insert(
                 code_hash=secrets.sha256_hex(code),
                 user_id=user_id,
                 app_id=app_id,
                 callback_url=None if headless else request.callback_url,
                 code_challenge=request.code_challenge,
                 code_challenge_method=request.code_challenge_method,
-                pending_challenge=request.code_challenge,
                 limit_micros=None if request.limit is None else money.to_micros(request.limit),
                 usage_limit_type=request.usage_limit_type,
                 # The app's name as the user approved it, unless the app chose a label; a name
@@ -110,7 +109,6 @@ async def create_code(
                 key_expires_at=request.expires_at,
                 created_at=now,
                 expires_at=now + ttl,
-                failed_attempts=0,
             )
         except DuplicateError:
             raise Conflict(
@@ -124,8 +122,8 @@ async def create_code(
             sealed = sealing.seal_with_secret(
                 _encode(created), idempotency.secret, f"{user_id}:{key_hash}"
             )
-            tx.settle_idempotency_key(user_id, key_hash, sealed)
-        tx.audit(
+            tx.idempotency.settle(user_id, key_hash, sealed)
+        tx.audit.record(
             "code_created",
             now,
             user_id=user_id,
@@ -148,7 +146,7 @@ def _claim(
 ) -> CreatedCode | None:
     """None when this request may go ahead; the first answer when it repeats one."""
     key_hash = secrets.sha256_hex(idempotency.key)
-    held = tx.claim_idempotency_key(user_id, key_hash, fingerprint, now, now + ttl)
+    held = tx.idempotency.claim(user_id, key_hash, fingerprint, now, now + ttl)
     if held is None:
         return None
     if held.fingerprint != fingerprint:
@@ -238,10 +236,24 @@ class _Audit:
     def __init__(self, tx: Transaction, now: datetime, client_address: str | None) -> None:
         self._tx, self._now, self._client = tx, now, client_address
 
-    def __call__(self, event: str, code: CodeRow | None, **fields: Any) -> None:
-        if code is not None:
-            fields.update(user_id=code.user_id, app_id=code.app_id, code_id=code.id)
-        self._tx.audit(event, self._now, client_address=self._client, **fields)
+    def __call__(
+        self,
+        event: str,
+        code: CodeRow | None,
+        *,
+        key_hash: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self._tx.audit.record(
+            event,
+            self._now,
+            user_id=None if code is None else code.user_id,
+            app_id=None if code is None else code.app_id,
+            code_id=None if code is None else code.id,
+            key_hash=key_hash,
+            client_address=self._client,
+            detail=detail,
+        )
 
 
 def _spend(
@@ -252,7 +264,7 @@ def _spend(
     now: datetime,
     prepared: _PreparedKey,
 ) -> Exchanged | None:
-    code = tx.code_by_hash(code_hash)
+    code = tx.codes.by_hash(code_hash)
     if code is None:
         audit("code_rejected", None, detail="unknown code")
         return None
@@ -262,7 +274,7 @@ def _spend(
             audit("code_rejected", code, detail="expired" if expired else "burnt")
             return None
         if not _presentation_matches(code, request):
-            tx.count_failed_attempt(code.id, MAX_FAILED_ATTEMPTS)
+            tx.codes.count_failed_attempt(code.id, MAX_FAILED_ATTEMPTS)
             attempts = code.failed_attempts + 1
             burnt = attempts >= MAX_FAILED_ATTEMPTS
             audit(
@@ -272,16 +284,16 @@ def _spend(
         # The key is inserted first so that one UPDATE both spends the code and records its key.
         issued = _insert_key(tx, code, prepared.key, now)
         sealed = prepared.sealed if code.code_challenge_method == "S256" else None
-        claimed = tx.claim_code(
+        claimed = tx.codes.claim(
             code.id, now, MAX_FAILED_ATTEMPTS, key_id=issued.row.id, sealed_key=sealed
         )
         if claimed:
             audit("key_issued", code, key_hash=issued.row.hash)
             return Exchanged(key=issued.key, user_id=code.user_id)
-        tx.delete_key(issued.row.id)  # never handed out
+        tx.keys.delete(issued.row.id)  # never handed out
         # Something changed it between our read and our claim: most often another request spent
         # it, and this one is answered as a retry of that.
-        code = tx.code_by_hash(code_hash)
+        code = tx.codes.by_hash(code_hash)
         if code is None or code.spent_at is None:
             audit("code_rejected", code, detail="lost a race to a refusal")
             return None
@@ -308,7 +320,7 @@ def _insert_key(tx: Transaction, code: CodeRow, key: str, now: datetime) -> keys
     """The code's key, with the code's limits and label."""
     label = code.key_label
     if label is None:  # a code made before labels were settled at approval
-        app = tx.app_by_id(code.app_id)
+        app = tx.apps.by_id(code.app_id)
         assert app is not None
         label = app.title
     return keys.insert_new_key(
@@ -343,15 +355,15 @@ def _answer_spent(
             and _presentation_matches(code, request)
         ):
             key = sealing.unseal(code.sealed_key, request.code_verifier, code.code_hash)
-            row = tx.key_by_id(code.key_id)
+            row = tx.keys.by_id(code.key_id)
         if key is None or row is None or not row.is_live(now):
             audit("replay_refused", code)
             return None
         audit("exchange_retried", code, key_hash=row.hash)
         return Exchanged(key=key, user_id=code.user_id)
     if code.key_id is not None:
-        revoked = tx.key_by_id(code.key_id)
-        if tx.revoke_key(code.key_id, now):
+        revoked = tx.keys.by_id(code.key_id)
+        if tx.keys.revoke(code.key_id, now):
             audit("key_revoked_by_replay", code, key_hash=revoked.hash if revoked else None)
             return None
     audit("replay_refused", code)
@@ -362,5 +374,5 @@ async def forget_expired_secrets(store: Store, now: datetime) -> int:
     """Drop what expired codes no longer need: sealed keys, pending challenges and the stored
     idempotent answers that hold them."""
     return await store.run(
-        lambda tx: tx.forget_expired_secrets(now) + tx.forget_expired_idempotency(now)
+        lambda tx: tx.codes.forget_expired_secrets(now) + tx.idempotency.forget_expired(now)
     )

@@ -168,7 +168,7 @@ async def describe_app(store: Store, auth: AuthRequest) -> AppView:
         # Every machine has its own localhost: a title someone recorded for this origin says
         # nothing about the program running on this user's machine.
         return AppView(name=identity.default_title, origin=identity.origin, loopback=True)
-    recorded = await store.run(lambda tx: tx.app_by_origin(identity.origin))
+    recorded = await store.run(lambda tx: tx.apps.by_origin(identity.origin))
     name = recorded.title if recorded is not None else identity.default_title
     return AppView(name=name, origin=identity.origin, loopback=False)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from modelgates.server.ratelimit import RateLimiter
-from modelgates.server.store import Store
+from modelgates.server.store import Store, StoreUnavailable
 from modelgates.server.store.migrate import SchemaState, schema_state
 
 #: How long each check may take before it counts as failed.
@@ -75,6 +75,9 @@ async def readiness(
 async def _bounded(awaitable: Awaitable[T], timeout: float, name: str) -> T | None:
     try:
         return await asyncio.wait_for(awaitable, timeout)
+    except StoreUnavailable as error:  # its message is one line, safe to log
+        logger.warning("readiness: %s check failed: %s", name, error)
+        return None
     except Exception as error:  # unreachable, too slow or broken: not ready, whatever the cause
         logger.warning("readiness: %s check failed: %s", name, type(error).__name__)
         return None

@@ -20,7 +20,7 @@ from modelgates.server.services.errors import (
     NotPermitted,
     Unauthenticated,
 )
-from modelgates.server.store import KeyRow, Store, Transaction
+from modelgates.server.store import KeyChanges, KeyRow, Store, Transaction
 
 
 @dataclass(frozen=True)
@@ -45,25 +45,16 @@ def insert_new_key(
 ) -> IssuedKey:
     """Insert a new key (``key``, when the caller made it beforehand)."""
     key = key or secrets.new_api_key()
-    row = tx.insert_key(
-        hash=secrets.sha256_hex(key),
+    row = tx.keys.insert(
+        key_hash=secrets.sha256_hex(key),
         user_id=user_id,
         app_id=app_id,
         label=label,
         is_management=is_management,
         limit_micros=limit_micros,
         limit_reset=limit_reset,
-        usage_micros=0,
-        day_index=0,
-        day_micros=0,
-        week_index=0,
-        week_micros=0,
-        month_index=0,
-        month_micros=0,
         expires_at=expires_at,
         created_at=now,
-        disabled=False,
-        revoked_at=None,
     )
     return IssuedKey(key=key, row=row)
 
@@ -89,7 +80,7 @@ async def create_key_for_user(
     _check_future(expires_at, now)
 
     def create(tx: Transaction) -> IssuedKey:
-        user = tx.user_by_email(email.strip().lower())
+        user = tx.users.by_email(email.strip().lower())
         if user is None:
             raise NotFound(f"no user with e-mail {email}")
         return insert_new_key(
@@ -115,7 +106,7 @@ async def authenticate(store: Store, authorization: str | None, now: datetime) -
     if scheme.lower() != "bearer" or not secrets.looks_like_api_key(token):
         raise Unauthenticated("The API key is missing or malformed.")
     key_hash = secrets.sha256_hex(token)
-    row = await store.run(lambda tx: tx.key_by_hash(key_hash))
+    row = await store.run(lambda tx: tx.keys.by_hash(key_hash))
     if row is None or not row.is_live(now):
         raise Unauthenticated("The API key is unknown, revoked, disabled or expired.")
     return row
@@ -156,8 +147,10 @@ async def revoke_self(store: Store, row: KeyRow, now: datetime) -> None:
     """A key revokes itself (an app signing out)."""
 
     def revoke(tx: Transaction) -> None:
-        if tx.revoke_key(row.id, now):
-            tx.audit("key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="self")
+        if tx.keys.revoke(row.id, now):
+            tx.audit.record(
+                "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="self"
+            )
 
     await store.run(revoke)
 
@@ -176,7 +169,7 @@ async def list_managed(
     store: Store, caller: KeyRow, *, offset: int, include_disabled: bool, now: datetime
 ) -> list[ManagedKey]:
     rows = await store.run(
-        lambda tx: tx.user_keys_page(
+        lambda tx: tx.keys.page_of_user(
             caller.user_id, offset=offset, limit=PAGE_SIZE, include_disabled=include_disabled
         )
     )
@@ -212,7 +205,7 @@ async def update_managed(
 ) -> ManagedKey:
     """Change what the request names. A limit below the usage already made is allowed: the key
     simply has nothing left until its window resets."""
-    changes: dict[str, Any] = {}
+    changes: KeyChanges = {}
     given = request.model_fields_set
     if "name" in given:
         if request.name is None:
@@ -231,7 +224,7 @@ async def update_managed(
         row = _owned(tx, caller, key_hash)
         if not changes:
             return row
-        updated = tx.update_key(row.id, **changes)
+        updated = tx.keys.update(row.id, **changes)
         assert updated is not None  # _owned found it unrevoked in this transaction
         return updated
 
@@ -243,11 +236,11 @@ async def delete_managed(store: Store, caller: KeyRow, key_hash: str, now: datet
     client whose first answer was lost may retry; another user's key is NotFound either way."""
 
     def delete(tx: Transaction) -> None:
-        row = tx.key_by_hash(key_hash)
+        row = tx.keys.by_hash(key_hash)
         if row is None or row.user_id != caller.user_id:
             raise NotFound("No such key.")
-        if tx.revoke_key(row.id, now):
-            tx.audit(
+        if tx.keys.revoke(row.id, now):
+            tx.audit.record(
                 "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="management"
             )
 
@@ -257,7 +250,7 @@ async def delete_managed(store: Store, caller: KeyRow, key_hash: str, now: datet
 def _owned(tx: Transaction, caller: KeyRow, key_hash: str) -> KeyRow:
     """The caller's user's unrevoked key with this hash. Anything else, including another user's
     key, is NotFound: never 403, which would confirm that the key exists."""
-    row = tx.key_by_hash(key_hash)
+    row = tx.keys.by_hash(key_hash)
     if row is None or row.user_id != caller.user_id or row.revoked_at is not None:
         raise NotFound("No such key.")
     return row
@@ -271,10 +264,10 @@ def _check_future(expires_at: datetime | None, now: datetime) -> None:
 async def list_keys(store: Store, email: str) -> list[KeyRow]:
 
     def find(tx: Transaction) -> list[KeyRow]:
-        user = tx.user_by_email(email.strip().lower())
+        user = tx.users.by_email(email.strip().lower())
         if user is None:
             raise NotFound(f"no user with e-mail {email}")
-        return list(tx.keys_of_user(user.id))
+        return list(tx.keys.of_user(user.id))
 
     return await store.run(find)
 
@@ -283,10 +276,10 @@ async def set_disabled(store: Store, key_hash: str, disabled: bool) -> None:
     """Disable or enable a key by its public id (the CLI's ``keys disable|enable``)."""
 
     def change(tx: Transaction) -> None:
-        row = tx.key_by_hash(key_hash.strip().lower())
+        row = tx.keys.by_hash(key_hash.strip().lower())
         if row is None or row.revoked_at is not None:
             raise NotFound("no such key (or it was revoked)")
-        tx.update_key(row.id, disabled=disabled)
+        tx.keys.update(row.id, disabled=disabled)
 
     await store.run(change)
 
@@ -295,12 +288,14 @@ async def revoke_by_hash(store: Store, key_hash: str, now: datetime) -> bool:
     """Revoke a key by its public id; False when it was already revoked."""
 
     def revoke(tx: Transaction) -> bool:
-        row = tx.key_by_hash(key_hash.strip().lower())
+        row = tx.keys.by_hash(key_hash.strip().lower())
         if row is None:
             raise NotFound("no key with that hash")
-        revoked = tx.revoke_key(row.id, now)
+        revoked = tx.keys.revoke(row.id, now)
         if revoked:
-            tx.audit("key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="operator")
+            tx.audit.record(
+                "key_deleted", now, user_id=row.user_id, key_hash=row.hash, detail="operator"
+            )
         return revoked
 
     return await store.run(revoke)

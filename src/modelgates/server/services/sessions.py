@@ -141,7 +141,7 @@ async def _audit_failure(
 ) -> None:
     # The e-mail typed is not recorded: it may be a password typed in the wrong field.
     await store.run(
-        lambda tx: tx.audit(
+        lambda tx: tx.audit.record(
             "sign_in_failed",
             now,
             user_id=user.id if user else None,
@@ -183,8 +183,8 @@ async def start_session(store: Store, user: UserRow, now: datetime) -> Session:
     expires_at = now + SESSION_TTL
 
     def start(tx: Transaction) -> None:
-        tx.delete_expired_sessions(user.id, now)
-        tx.insert_session(
+        tx.sessions.delete_expired(user.id, now)
+        tx.sessions.insert(
             token_hash=secrets.sha256_hex(token),
             user_id=user.id,
             created_at=now,
@@ -200,7 +200,7 @@ async def user_of(store: Store, token: str | None, now: datetime) -> UserRow | N
     if not token or len(token) > 100:
         return None
     token_hash = secrets.sha256_hex(token)
-    return await store.run(lambda tx: tx.user_of_session(token_hash, now))
+    return await store.run(lambda tx: tx.sessions.user_of(token_hash, now))
 
 
 async def sign_out(store: Store, token: str | None) -> None:
@@ -208,4 +208,4 @@ async def sign_out(store: Store, token: str | None) -> None:
     if not token or len(token) > 100:
         return
     token_hash = secrets.sha256_hex(token)
-    await store.run(lambda tx: tx.delete_session(token_hash))
+    await store.run(lambda tx: tx.sessions.delete(token_hash))

@@ -2,7 +2,7 @@
 
 A charge is applied at most once per ``request_id`` (the gateway may retry safely) and only if
 the key is live and the amount fits what its limit leaves in the current window; the check and
-the addition are one UPDATE (:meth:`Transaction.charge_key`), so concurrent charges can neither
+the addition are one UPDATE (``tx.usage.charge_key``), so concurrent charges can neither
 overdraw a key nor lose an addition.
 """
 
@@ -19,8 +19,7 @@ from modelgates.server.services.errors import (
     PaymentRequired,
     Unauthenticated,
 )
-from modelgates.server.store import ChargeRow, ServiceTokenRow, Store, Transaction
-from modelgates.server.store.database import DuplicateError
+from modelgates.server.store import ChargeRow, DuplicateError, ServiceTokenRow, Store, Transaction
 
 
 async def create_service_token(store: Store, name: str, now: datetime) -> str:
@@ -30,9 +29,7 @@ async def create_service_token(store: Store, name: str, now: datetime) -> str:
     token = secrets.new_service_token()
     token_hash = secrets.sha256_hex(token)
     await store.run(
-        lambda tx: tx.insert_service_token(
-            token_hash=token_hash, name=name, created_at=now, revoked_at=None
-        )
+        lambda tx: tx.service_tokens.insert(token_hash=token_hash, name=name, created_at=now)
     )
     return token
 
@@ -43,7 +40,7 @@ async def authenticate_service(store: Store, authorization: str | None) -> Servi
     if scheme.lower() != "bearer" or not secrets.looks_like_service_token(token):
         raise Unauthenticated("Metering needs a service token: 'Authorization: Bearer mg-svc-…'.")
     token_hash = secrets.sha256_hex(token)
-    row = await store.run(lambda tx: tx.service_token_by_hash(token_hash))
+    row = await store.run(lambda tx: tx.service_tokens.by_hash(token_hash))
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("The service token is unknown or revoked.")
     return row
@@ -57,22 +54,20 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
     periods = windows.periods_at(now)
 
     def charge(tx: Transaction) -> UsageCharge:
-        key = tx.key_by_hash(request.key_hash)
+        key = tx.keys.by_hash(request.key_hash)
         if key is None:
             raise NotFound("No key with that hash.")
         try:
             # The request_id is claimed first: a concurrent duplicate waits here and then finds
             # the first charge, instead of charging the key twice.
-            tx.insert_charge(
+            tx.usage.insert_charge(
                 request_id=request.request_id,
                 key_id=key.id,
                 amount_micros=amount,
-                usage_after_micros=0,
-                remaining_after_micros=None,
                 created_at=now,
             )
         except DuplicateError:
-            first = tx.charge_by_request_id(request.request_id)
+            first = tx.usage.charge_by_request_id(request.request_id)
             assert first is not None
             if first.key_id != key.id or first.amount_micros != amount:
                 raise Conflict(
@@ -80,7 +75,7 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
                     {"field": "request_id"},
                 ) from None
             return _answer(first, request.key_hash)
-        charged = tx.charge_key(key.id, amount, now, periods.day, periods.week, periods.month)
+        charged = tx.usage.charge_key(key.id, amount, now, periods.day, periods.week, periods.month)
         if charged is None:
             # Raising rolls the transaction back, and the request_id's claim with it.
             usage = windows.usage_of(key, now)
@@ -98,7 +93,7 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
                 },
             )
         after = windows.usage_of(charged, now)
-        recorded = tx.settle_charge(
+        recorded = tx.usage.settle_charge(
             request.request_id,
             usage_after_micros=after.total,
             remaining_after_micros=after.remaining,

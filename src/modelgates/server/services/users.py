@@ -10,8 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from modelgates.server.services import secrets
 from modelgates.server.services.errors import Conflict, InvalidInput
-from modelgates.server.store import Store, UserRow
-from modelgates.server.store.database import DuplicateError
+from modelgates.server.store import DuplicateError, Store, UserRow
 
 MIN_PASSWORD_LENGTH = 8
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+")
@@ -36,7 +35,7 @@ async def create_user(store: Store, email: str, password: str, now: datetime) ->
         created_at=now,
     )
     try:
-        await store.run(lambda tx: tx.insert_user(user))
+        await store.run(lambda tx: tx.users.insert(user))
     except DuplicateError:
         raise Conflict(f"a user with e-mail {email} exists already") from None
     return user
@@ -44,7 +43,7 @@ async def create_user(store: Store, email: str, password: str, now: datetime) ->
 
 async def find_user(store: Store, email: str) -> UserRow | None:
     normalized = normalize_email(email)
-    return await store.run(lambda tx: tx.user_by_email(normalized))
+    return await store.run(lambda tx: tx.users.by_email(normalized))
 
 
 def password_matches(user: UserRow, password: str) -> bool:

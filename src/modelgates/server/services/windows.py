@@ -2,7 +2,7 @@
 
 Each period is a whole number that grows by one from one period to the next, so a key's counter
 can say which period it belongs to and a single UPDATE can roll it over (see
-:meth:`Transaction.charge_key`).
+``tx.usage.charge_key``).
 """
 
 from __future__ import annotations

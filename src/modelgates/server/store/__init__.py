@@ -1,6 +1,11 @@
-"""Tables, queries and migrations: the only part of ModelGates that speaks SQL."""
+"""Tables, queries and migrations: the only part of ModelGates that speaks SQL.
 
-from modelgates.server.store.database import Store, Transaction
+``engine`` makes engines; ``store`` runs transactions (:meth:`Store.run`); ``transaction`` is what
+a transaction's work is given, with ``queries/`` by what they store; ``rows`` are what comes back.
+"""
+
+from modelgates.server.store.errors import DuplicateError, StoreUnavailable
+from modelgates.server.store.queries.keys import KeyChanges
 from modelgates.server.store.rows import (
     AppRow,
     AuditRow,
@@ -11,16 +16,21 @@ from modelgates.server.store.rows import (
     ServiceTokenRow,
     UserRow,
 )
+from modelgates.server.store.store import Store
+from modelgates.server.store.transaction import Transaction
 
 __all__ = [
     "AppRow",
     "AuditRow",
     "ChargeRow",
     "CodeRow",
+    "DuplicateError",
     "IdempotencyRow",
+    "KeyChanges",
     "KeyRow",
     "ServiceTokenRow",
     "Store",
+    "StoreUnavailable",
     "Transaction",
     "UserRow",
 ]

@@ -30,7 +30,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.exc import OperationalError
 
-from modelgates.server.store.database import Store, normalize_url
+from modelgates.server.store.engine import normalize_url
+from modelgates.server.store.store import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

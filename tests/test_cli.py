@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from modelgates.server.store.migrate import WAITING
 from tests.conftest import free_port
+from tests.server.serving import ServeProcess
 
 
 def modelgates(*args: str, db: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,6 +29,15 @@ def modelgates(*args: str, db: Path, stdin: str | None = None) -> subprocess.Com
         timeout=60,
         env={**os.environ, "MODELGATES_DATABASE_URL": f"sqlite:///{db}"},
     )
+
+
+def modelgates_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command run in ``folder`` with no database named: the default, ./modelgates.db."""
+    env = {k: v for k, v in os.environ.items() if k != "MODELGATES_DATABASE_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "modelgates.cli", *args],
+        capture_output=True, text=True, timeout=60, cwd=folder, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -157,30 +172,114 @@ def test_unreachable_database_is_a_one_line_error(tmp_path: Path, args: tuple[st
     )
 
 
-def test_serve_prints_where_to_go_and_serves(db: Path) -> None:
-    port = free_port()
+BANNER_END = "Press Ctrl+C to stop."
+
+
+def test_serve_listens_before_it_says_so_and_says_where_to_go(tmp_path: Path) -> None:
+    folder = tmp_path.resolve()
+    env = {k: v for k, v in os.environ.items() if k != "MODELGATES_DATABASE_URL"}
+    log = (folder / "serve.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "modelgates.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "MODELGATES_DATABASE_URL": f"sqlite:///{db}"},
-    )
+        [sys.executable, "-m", "modelgates.cli", "serve", "--port", str(free_port())],
+        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+    )  # fmt: skip
     try:
         assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(8)]
-        assert f"http://127.0.0.1:{port}" in banner[0]
-        assert any("modelgates users create" in line for line in banner)
-        assert any("modelgates keys create" in line for line in banner)
-        for _ in range(100):
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.TransportError:
-                import time
-
-                time.sleep(0.05)
-        assert response.status_code == 200
+        first = process.stdout.readline()
+        # Frozen the moment it says it serves: the port must take connections already.
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            found = re.fullmatch(r"ModelGates is serving on http://127\.0\.0\.1:(\d+)\n", first)
+            assert found, first
+            port = int(found.group(1))
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass  # the kernel queued it for the server
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        banner = [first.rstrip("\n")]
+        while banner[-1] != BANNER_END:
+            line = process.stdout.readline()
+            assert line, banner  # the server stopped mid-banner
+            banner.append(line.rstrip("\n"))
+        text = "\n".join(banner)
+        origin = f"http://127.0.0.1:{port}"
+        assert f"{origin}/api/v1\n" in text
+        assert f"{origin}/auth " in text and f"{origin}/account " in text
+        assert "modelgates users create you@example.com\n" in text
+        assert "modelgates keys create --user you@example.com --name my-key\n" in text
+        assert f"modelgates login --server {origin}\n" in text
+        assert httpx.get(f"{origin}/healthz", timeout=30).status_code == 200
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path, workers: str) -> None:
+    first = ServeProcess(f"sqlite:///{tmp_path / 'first.db'}")
+    try:
+        first.wait_until_up()
+        folder = tmp_path / "second"
+        folder.mkdir()
+        second = modelgates_in(folder, "serve", "--port", str(first.port), "--workers", workers)
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"modelgates: 127.0.0.1:{first.port} is already in use; "
+            "choose another port with --port\n"
+        )
+        assert second.stdout == ""  # no banner claiming it serves
+        assert list(folder.iterdir()) == []  # it gave up before making a database
+        assert first.is_up()
+    finally:
+        first.stop()
+
+
+def test_serve_refuses_connections_while_it_migrates_and_loses_a_port_taken_meanwhile(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "held.db"
+    assert modelgates("db", "upgrade", db=path).returncode == 0
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # the migration lock: serve waits at it
+    port = free_port()
+    rival = socket.socket()
+    rival.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    rival.bind(("127.0.0.1", port))  # bound, not listening: serve may bind too
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "modelgates.cli", "serve", "--port", str(port)],
+            env={**os.environ, "MODELGATES_DATABASE_URL": f"sqlite:///{path}"},
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while WAITING not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        with pytest.raises(ConnectionRefusedError):  # not up: refused, not left hanging
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        rival.listen()
+        holder.rollback()
+        assert process.wait(timeout=30) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        holder.close()
+        rival.close()
+    output = log.read_text()
+    assert "serving on" not in output
+    assert output.endswith(
+        f"\nmodelgates: 127.0.0.1:{port} is already in use; choose another port with --port\n"
+    )
+
+
+def test_serve_on_an_address_of_no_interface_here_says_so(tmp_path: Path) -> None:
+    result = modelgates_in(tmp_path, "serve", "--host", "192.0.2.1", "--port", "0")  # TEST-NET-1
+    assert result.returncode == 1
+    assert result.stderr.startswith("modelgates: cannot listen on 192.0.2.1:0: ")
+    assert result.stderr.endswith("choose another address with --host or port with --port\n")
+    assert result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

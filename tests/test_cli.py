@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -283,3 +284,25 @@ def test_serve_on_an_address_of_no_interface_here_says_so(tmp_path: Path) -> Non
     assert result.stderr.endswith("choose another address with --host or port with --port\n")
     assert result.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_logs_json_lines_only_one_per_request(tmp_path: Path, workers: str) -> None:
+    server = ServeProcess(f"sqlite:///{tmp_path / 'log.db'}", "--workers", workers)
+    try:
+        server.wait_until_up()
+        for _ in range(3):
+            assert httpx.get(f"{server.url}/api/v1/openapi.json").status_code == 200
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=15)
+        output = server.output  # read before stop() removes the file
+        server.stop()
+    lines = output.splitlines()
+    logged = [json.loads(line) for line in lines[lines.index(BANNER_END) + 1 :]]
+    requests = [entry for entry in logged if entry.get("path") == "/api/v1/openapi.json"]
+    assert len(requests) == 3 and all(entry["status"] == 200 for entry in requests)
+    uvicorn = [entry["message"] for entry in logged if entry.get("logger") == "uvicorn"]
+    assert sum(m.startswith("Started server process") for m in uvicorn) == int(workers)
+    assert "Application startup complete." in uvicorn
+    assert all(entry["level"] == "info" for entry in logged if "logger" in entry)

@@ -219,7 +219,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from modelgates.server.observability import configure_logging
+    from modelgates.server.observability import LOG_CONFIG, configure_logging
 
     settings = _settings(
         args,
@@ -228,7 +228,7 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         migrate_on_start=False if args.no_migrate else None,
     )
-    configure_logging()
+    configure_logging()  # what the migration logs (waiting for its lock) is JSON too
     listener = _bind(settings.host, settings.port)
     try:
         if settings.migrate_on_start:
@@ -239,7 +239,7 @@ def _serve(args: argparse.Namespace) -> None:
         options: dict[str, Any] = {
             "host": settings.host,
             "port": port,
-            "log_level": "info",
+            "log_config": LOG_CONFIG,
             "access_log": False,  # ours: one JSON line per request (observability.RequestLog)
             # Forwarded headers only from the load balancers named (docs/deploy.md): anyone
             # else could claim any client address and dodge the per-address limits.

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from modelgates.server.store.migrate import WAITING
-from tests.conftest import free_port
+from tests.conftest import _create_postgres_database, _drop_postgres_database, free_port
 from tests.server.serving import ServeProcess
 
 
@@ -43,7 +43,11 @@ def modelgates_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return tmp_path / "cli.db"
+    """A database made as an operator makes one before administering it."""
+    path = tmp_path / "cli.db"
+    upgraded = modelgates("db", "upgrade", db=path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    return path
 
 
 def test_user_and_key_administration(db: Path) -> None:
@@ -147,10 +151,11 @@ def test_key_options_disable_enable_and_service_tokens(db: Path) -> None:
     assert token.stdout.strip().encode() not in db.read_bytes()
 
 
-def test_db_upgrade(db: Path) -> None:
+def test_db_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
     result = modelgates("db", "upgrade", db=db)
     assert result.returncode == 0, result.stderr
-    assert "newest revision" in result.stdout
+    assert result.stdout == f"database at the newest revision: {db}\n"
     assert db.exists()
 
 
@@ -163,14 +168,21 @@ def test_unsupported_database_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [("db", "upgrade"), ("keys", "list", "--user", "a@example.com")])
-def test_unreachable_database_is_a_one_line_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("args", "failure"),
+    [
+        (("db", "upgrade"), "cannot migrate"),
+        (("keys", "list", "--user", "a@example.com"), "cannot open"),
+    ],
+)
+def test_unreachable_database_is_a_one_line_error(
+    tmp_path: Path, args: tuple[str, ...], failure: str
+) -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
     result = modelgates(*args, "--database-url", url, db=tmp_path / "unused.db")
     assert result.returncode == 1
-    assert (
-        result.stderr.startswith("modelgates: cannot migrate") and "Traceback" not in result.stderr
-    )
+    assert result.stderr.startswith(f"modelgates: {failure} {url}: ")
+    assert result.stderr.count("\n") == 1
 
 
 BANNER_END = "Press Ctrl+C to stop."
@@ -206,6 +218,8 @@ def test_serve_listens_before_it_says_so_and_says_where_to_go(tmp_path: Path) ->
         origin = f"http://127.0.0.1:{port}"
         assert f"{origin}/api/v1\n" in text
         assert f"{origin}/auth " in text and f"{origin}/account " in text
+        # Where the default sqlite:///modelgates.db is: here, where serve runs.
+        assert f"Database:     {folder / 'modelgates.db'}  (from sqlite:///modelgates.db" in text
         assert "modelgates users create you@example.com\n" in text
         assert "modelgates keys create --user you@example.com --name my-key\n" in text
         assert f"modelgates login --server {origin}\n" in text
@@ -306,3 +320,65 @@ def test_serve_logs_json_lines_only_one_per_request(tmp_path: Path, workers: str
     assert sum(m.startswith("Started server process") for m in uvicorn) == int(workers)
     assert "Application startup complete." in uvicorn
     assert all(entry["level"] == "info" for entry in logged if "logger" in entry)
+
+
+ADMINISTRATION = [
+    ("users", "create", "a@example.com", "--password-stdin"),
+    ("keys", "create", "--user", "a@example.com", "--name", "x"),
+    ("keys", "list", "--user", "a@example.com"),
+    ("keys", "revoke", "0" * 64),
+    ("keys", "disable", "0" * 64),
+    ("keys", "enable", "0" * 64),
+    ("service-tokens", "create", "--name", "gateway"),
+    ("audit", "tail"),
+]
+
+
+@pytest.mark.parametrize("args", ADMINISTRATION, ids=" ".join)
+def test_administration_in_another_folder_creates_no_database(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    result = modelgates_in(tmp_path, *args)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"modelgates: no database at {tmp_path.resolve() / 'modelgates.db'} "
+        "(sqlite:///modelgates.db is relative to the current folder); run this in the folder "
+        "where `modelgates serve` ran, or give --database-url "
+    )
+    assert "MODELGATES_DATABASE_URL" in result.stderr and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_administration_names_the_missing_database_file(tmp_path: Path) -> None:
+    missing = tmp_path / "elsewhere" / "modelgates.db"
+    result = modelgates("keys", "list", "--user", "a@example.com", db=missing)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"modelgates: no database at {missing}; ")
+    assert "--database-url" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_administration_refuses_a_database_not_migrated(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    if backend == "sqlite":
+        path = tmp_path / "empty.db"
+        sqlite3.connect(path).close()  # an SQLite file with no tables of ours
+        url, where = f"sqlite:///{path}", str(path)
+    else:
+        url = where = _create_postgres_database(request.getfixturevalue("postgres_admin"))
+        request.addfinalizer(lambda: _drop_postgres_database(url))
+    args = ("keys", "list", "--user", "a@example.com", "--database-url", url)
+    refused = modelgates(*args, db=tmp_path / "unused.db")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"modelgates: the database at {where} is not migrated for this version of ModelGates; "
+        "run `modelgates db upgrade` with the same database URL\n"
+    )
+    assert (
+        modelgates("db", "upgrade", "--database-url", url, db=tmp_path / "unused.db").returncode
+        == 0
+    )
+    listed = modelgates(*args, db=tmp_path / "unused.db")
+    assert listed.returncode == 1 and "no user with e-mail a@example.com" in listed.stderr

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     import socket
 
+    from sqlalchemy.exc import DBAPIError
+
     from modelgates.server.settings import Settings
     from modelgates.server.store import Store
 
@@ -197,11 +199,11 @@ def _now() -> datetime:
 
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Migrate, then run ``work`` against the database, mapping refusals to one-line errors."""
+    """Run ``work`` against the database, mapping refusals to one-line errors."""
     from modelgates.server.services.errors import ServiceError
     from modelgates.server.store import Store
 
-    _migrate(settings)
+    _require_database(settings)
 
     async def run() -> T:
         store = Store.open(settings.database_url, pool_size=1)
@@ -214,6 +216,44 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except ServiceError as error:
         raise CommandError(error.message) from None
+
+
+def _require_database(settings: Settings) -> None:
+    """Fail in one line unless the database is there and migrated. An administration command
+    creates no database and migrates none: one it does not find is most often one ``serve``
+    made in another folder, and an empty one made here would answer "no user"."""
+    from sqlalchemy.exc import DatabaseError
+
+    from modelgates.server.store.migrate import SchemaState, database_state
+
+    url = settings.database_url
+    file = _sqlite_file(url)
+    if file is not None and not os.path.exists(file):
+        where = os.path.abspath(file)
+        if os.path.isabs(file):
+            raise CommandError(
+                f"no database at {where}; `modelgates serve` or `modelgates db upgrade` creates "
+                "it, or name another with --database-url (or MODELGATES_DATABASE_URL)"
+            )
+        raise CommandError(
+            f"no database at {where} ({url} is relative to the current folder); run this in "
+            "the folder where `modelgates serve` ran, or give --database-url "
+            "sqlite:////path/to/file.db (or MODELGATES_DATABASE_URL)"
+        )
+    try:
+        state = database_state(url)
+    except DatabaseError as error:
+        raise CommandError(f"cannot open {_where(url)}: {_reason(error)}") from None
+    # A database a newer release migrated still works with this one (docs/deploy.md).
+    if state is SchemaState.BEHIND:
+        raise CommandError(
+            f"the database at {_where(url)} is not migrated for this version of ModelGates; "
+            "run `modelgates db upgrade` with the same database URL"
+        )
+
+
+def _reason(error: DBAPIError) -> str:
+    return str(error.orig or error).strip().splitlines()[0]
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -235,7 +275,7 @@ def _serve(args: argparse.Namespace) -> None:
             _migrate(settings)
         _listen(listener, settings.host, settings.port)
         port = listener.getsockname()[1]
-        print(_banner(settings, port, args), flush=True)
+        print(_banner(settings, port), flush=True)
         options: dict[str, Any] = {
             "host": settings.host,
             "port": port,
@@ -314,16 +354,25 @@ def _cannot_listen(host: str, port: int, error: OSError) -> CommandError:
     )
 
 
-def _banner(settings: Settings, port: int, args: argparse.Namespace) -> str:
-    shown_db = "" if args.database_url is None else f" --database-url {args.database_url}"
+def _banner(settings: Settings, port: int) -> str:
+    from modelgates.server.settings import DEFAULT_DATABASE_URL
+
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     origin = f"http://{host}:{port}"
+    # Run in this folder, the commands below find the default database unaided; any other
+    # they must be told of.
+    url = settings.database_url
+    shown_db = "" if url == DEFAULT_DATABASE_URL else f" --database-url {_redact(url)}"
+    database = _where(url)
+    file = _sqlite_file(url)
+    if file is not None and not os.path.isabs(file):
+        database += f"  (from {url}, relative to this folder)"
     return (
         f"ModelGates is serving on {origin}\n"
         f"  API:          {origin}/api/v1\n"
         f"  Consent page: {origin}/auth  (where apps send their users)\n"
         f"  Your account: {origin}/account  (sign in as a user made below)\n"
-        f"  Database:     {_redact(settings.database_url)}\n"
+        f"  Database:     {database}\n"
         f"  Workers:      {settings.workers}\n"
         f"  Add a user:   modelgates users create you@example.com{shown_db}\n"
         f"  Make a key:   modelgates keys create --user you@example.com --name my-key{shown_db}\n"
@@ -338,9 +387,33 @@ def _redact(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
+def _sqlite_file(database_url: str) -> str | None:
+    """An SQLite database's file as its URL names it (``sqlite:///name.db`` is relative to the
+    current folder); None for PostgreSQL, and for SQLite in memory."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
+def _where(database_url: str) -> str:
+    """The database as an operator can find it: an SQLite file's absolute path, else the URL
+    without its password."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(database_url).get_backend_name() != "sqlite":
+        return _redact(database_url)
+    file = _sqlite_file(database_url)
+    return "SQLite in memory" if file is None else os.path.abspath(file)
+
+
 def _users_create(args: argparse.Namespace) -> None:
     from modelgates.server.services import users
 
+    settings = _settings(args)
+    _require_database(settings)  # before asking for a password it would not use
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -348,7 +421,7 @@ def _users_create(args: argparse.Namespace) -> None:
         if getpass.getpass("Again: ") != password:
             raise CommandError("the passwords differ")
     user = _with_store(
-        _settings(args), lambda store: users.create_user(store, args.email, password, _now())
+        settings, lambda store: users.create_user(store, args.email, password, _now())
     )
     print(f"created user {user.email} ({user.id})")
 
@@ -541,14 +614,15 @@ def _migrate(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except OperationalError as error:
-        reason = str(error.orig or error).strip().splitlines()[0]
-        raise CommandError(f"cannot migrate {_redact(settings.database_url)}: {reason}") from None
+        raise CommandError(
+            f"cannot migrate {_redact(settings.database_url)}: {_reason(error)}"
+        ) from None
 
 
 def _db_upgrade(args: argparse.Namespace) -> None:
     settings = _settings(args)
     _migrate(settings)
-    print(f"database at the newest revision: {_redact(settings.database_url)}")
+    print(f"database at the newest revision: {_where(settings.database_url)}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ def test_a_full_run_logs_no_secret(tmp_path: Path) -> None:
         )  # fmt: skip
         return done.stdout.strip()
 
+    cli("db", "upgrade")
     cli("users", "create", "log@example.com", "--password-stdin", stdin=password + "\n")
     user_key = cli("keys", "create", "--user", "log@example.com", "--name", "own", "--management")
     service_token = cli("service-tokens", "create", "--name", "gw")

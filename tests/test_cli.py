@@ -55,7 +55,7 @@ def test_user_and_key_administration(db: Path) -> None:
         "users", "create", "Ada@Example.com", "--password-stdin", db=db, stdin="s3cret-password\n"
     )
     assert created.returncode == 0, created.stderr
-    assert "ada@example.com" in created.stdout
+    assert created.stdout == "Created user ada@example.com\n"  # the e-mail, not an internal id
 
     again = modelgates(
         "users", "create", "ada@example.com", "--password-stdin", db=db, stdin="another-password\n"
@@ -70,7 +70,7 @@ def test_user_and_key_administration(db: Path) -> None:
     lines = key.stdout.splitlines()
     assert len(lines) == 1 and re.fullmatch(r"sk-mg-v1-[0-9a-f]{64}", lines[0])
     secret = lines[0]
-    assert "shown once" in key.stderr
+    assert "shown once: key 'laptop' of ada@example.com" in key.stderr
 
     listed = modelgates("keys", "list", "--user", "ada@example.com", db=db)
     assert listed.returncode == 0
@@ -79,8 +79,10 @@ def test_user_and_key_administration(db: Path) -> None:
     key_hash = re.search(r"^([0-9a-f]{64})", listed.stdout.splitlines()[1]).group(1)  # type: ignore[union-attr]
 
     revoked = modelgates("keys", "revoke", key_hash, db=db)
-    assert revoked.returncode == 0 and revoked.stdout.strip() == "revoked"
-    assert modelgates("keys", "revoke", key_hash, db=db).stdout.strip() == "already revoked"
+    assert revoked.returncode == 0
+    assert revoked.stdout == "Revoked key 'laptop' of ada@example.com\n"
+    again = modelgates("keys", "revoke", key_hash, db=db).stdout
+    assert again == "Already revoked: key 'laptop' of ada@example.com\n"
     assert "revoked" in modelgates("keys", "list", "--user", "ada@example.com", db=db).stdout
     # Nothing stored the secrets in the clear.
     raw = db.read_bytes()
@@ -128,9 +130,11 @@ def test_key_options_disable_enable_and_service_tokens(db: Path) -> None:
     assert created.returncode == 0, created.stderr
     listed = modelgates("keys", "list", "--user", "eve@example.com", db=db).stdout
     key_hash = listed.splitlines()[1].split()[0]
-    assert modelgates("keys", "disable", key_hash, db=db).stdout.strip() == "disabled"
+    disabled = modelgates("keys", "disable", key_hash, db=db).stdout
+    assert disabled == "Disabled key 'limited' of eve@example.com\n"
     assert "inactive" in modelgates("keys", "list", "--user", "eve@example.com", db=db).stdout
-    assert modelgates("keys", "enable", key_hash, db=db).stdout.strip() == "enabled"
+    enabled = modelgates("keys", "enable", key_hash, db=db).stdout
+    assert enabled == "Enabled key 'limited' of eve@example.com\n"
     assert "live" in modelgates("keys", "list", "--user", "eve@example.com", db=db).stdout
     past = modelgates(
         "keys",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.exc import DBAPIError
 
     from modelgates.server.settings import Settings
-    from modelgates.server.store import Store
+    from modelgates.server.store import KeyRow, Store
 
 T = TypeVar("T")
 
@@ -423,15 +423,14 @@ def _users_create(args: argparse.Namespace) -> None:
     user = _with_store(
         settings, lambda store: users.create_user(store, args.email, password, _now())
     )
-    print(f"created user {user.email} ({user.id})")
+    print(f"Created user {user.email}")
 
 
 def _keys_create(args: argparse.Namespace) -> None:
     from modelgates.server.services import keys
 
-    issued = _with_store(
-        _settings(args),
-        lambda store: keys.create_key_for_user(
+    async def create(store: Store) -> tuple[keys.IssuedKey, str]:
+        issued = await keys.create_key_for_user(
             store,
             email=args.user,
             name=args.name,
@@ -440,10 +439,12 @@ def _keys_create(args: argparse.Namespace) -> None:
             limit=args.limit,
             limit_reset=args.reset,
             expires_at=args.expires,
-        ),
-    )
+        )
+        return issued, _named(*await keys.owner_of(store, issued.row.hash))
+
+    issued, key = _with_store(_settings(args), create)
     print(issued.key)
-    print(f"(shown once; its hash is {issued.row.hash})", file=sys.stderr)
+    print(f"(shown once: {key}; its hash is {issued.row.hash})", file=sys.stderr)
 
 
 def _keys_list(args: argparse.Namespace) -> None:
@@ -462,15 +463,27 @@ def _keys_list(args: argparse.Namespace) -> None:
 def _keys_revoke(args: argparse.Namespace) -> None:
     from modelgates.server.services import keys
 
-    revoked = _with_store(_settings(args), lambda s: keys.revoke_by_hash(s, args.hash, _now()))
-    print("revoked" if revoked else "already revoked")
+    async def revoke(store: Store) -> tuple[bool, str]:
+        revoked = await keys.revoke_by_hash(store, args.hash, _now())
+        return revoked, _named(*await keys.owner_of(store, args.hash))
+
+    revoked, key = _with_store(_settings(args), revoke)
+    print(f"Revoked {key}" if revoked else f"Already revoked: {key}")
 
 
 def _keys_toggle(args: argparse.Namespace) -> None:
     from modelgates.server.services import keys
 
-    _with_store(_settings(args), lambda s: keys.set_disabled(s, args.hash, args.disabled))
-    print("disabled" if args.disabled else "enabled")
+    async def toggle(store: Store) -> str:
+        await keys.set_disabled(store, args.hash, args.disabled)
+        return _named(*await keys.owner_of(store, args.hash))
+
+    key = _with_store(_settings(args), toggle)
+    print(f"{'Disabled' if args.disabled else 'Enabled'} {key}")
+
+
+def _named(row: KeyRow, email: str) -> str:
+    return f"key {row.label!r} of {email}"
 
 
 def _service_tokens_create(args: argparse.Namespace) -> None:

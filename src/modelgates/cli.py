@@ -19,8 +19,12 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import socket
+
+    from sqlalchemy.exc import DBAPIError
+
     from modelgates.server.settings import Settings
-    from modelgates.server.store import Store
+    from modelgates.server.store import KeyRow, Store
 
 T = TypeVar("T")
 
@@ -199,11 +203,11 @@ def _now() -> datetime:
 
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Migrate, then run ``work`` against the database, mapping refusals to one-line errors."""
+    """Run ``work`` against the database, mapping refusals to one-line errors."""
     from modelgates.server.services.errors import ServiceError
     from modelgates.server.store import Store
 
-    _migrate(settings)
+    _require_database(settings)
 
     async def run() -> T:
         store = Store.open(settings.database_url, pool_size=1)
@@ -218,8 +222,48 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         raise CommandError(error.message) from None
 
 
+def _require_database(settings: Settings) -> None:
+    """Fail in one line unless the database is there and migrated. An administration command
+    creates no database and migrates none: one it does not find is most often one ``serve``
+    made in another folder, and an empty one made here would answer "no user"."""
+    from sqlalchemy.exc import DatabaseError
+
+    from modelgates.server.store.migrate import SchemaState, database_state
+
+    url = settings.database_url
+    file = _sqlite_file(url)
+    if file is not None and not os.path.exists(file):
+        where = os.path.abspath(file)
+        if os.path.isabs(file):
+            raise CommandError(
+                f"no database at {where}; `modelgates serve` or `modelgates db upgrade` creates "
+                "it, or name another with --database-url (or MODELGATES_DATABASE_URL)"
+            )
+        raise CommandError(
+            f"no database at {where} ({url} is relative to the current folder); run this in "
+            "the folder where `modelgates serve` ran, or give --database-url "
+            "sqlite:////path/to/file.db (or MODELGATES_DATABASE_URL)"
+        )
+    try:
+        state = database_state(url)
+    except DatabaseError as error:
+        raise CommandError(f"cannot open {_where(url)}: {_reason(error)}") from None
+    # A database a newer release migrated still works with this one (docs/deploy.md).
+    if state is SchemaState.BEHIND:
+        raise CommandError(
+            f"the database at {_where(url)} is not migrated for this version of ModelGates; "
+            "run `modelgates db upgrade` with the same database URL"
+        )
+
+
+def _reason(error: DBAPIError) -> str:
+    return str(error.orig or error).strip().splitlines()[0]
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
+
+    from modelgates.server.observability import LOG_CONFIG, configure_logging
 
     settings = _settings(
         args,
@@ -228,48 +272,116 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         migrate_on_start=False if args.no_migrate else None,
     )
-    if settings.migrate_on_start:
-        _migrate(settings)
-    shown_db = "" if args.database_url is None else f" --database-url {args.database_url}"
+    configure_logging()  # what the migration logs (waiting for its lock) is JSON too
+    listener = _bind(settings.host, settings.port)
+    try:
+        if settings.migrate_on_start:
+            _migrate(settings)
+        _listen(listener, settings.host, settings.port)
+        port = listener.getsockname()[1]
+        print(_banner(settings, port), flush=True)
+        options: dict[str, Any] = {
+            "host": settings.host,
+            "port": port,
+            "log_config": LOG_CONFIG,
+            "access_log": False,  # ours: one JSON line per request (observability.RequestLog)
+            # Forwarded headers only from the load balancers named (docs/deploy.md): anyone
+            # else could claim any client address and dodge the per-address limits.
+            "proxy_headers": bool(settings.forwarded_allow_ips),
+            "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        }
+        if settings.workers == 1:
+            from modelgates.server.app import create_app
+
+            config = uvicorn.Config(create_app(settings), **options)
+            try:
+                uvicorn.Server(config).run(sockets=[listener])
+            except KeyboardInterrupt:  # uvicorn stopped gracefully, then re-raised the SIGINT
+                pass
+            return
+        from uvicorn.supervisors import Multiprocess
+
+        # Each worker is a fresh process that imports the app: it reads these settings back
+        # from the environment it inherits, and serves on the socket bound here.
+        os.environ.update(settings.to_environ())
+        config = uvicorn.Config(
+            "modelgates.server.app:create_app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **options,
+        )
+        Multiprocess(config, sockets=[listener]).run()
+    finally:
+        listener.close()
+
+
+#: Connections the kernel queues for the server before it accepts them (uvicorn's default).
+BACKLOG = 2048
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before the database is touched: on a port someone else
+    serves, ``serve`` says so in one line and leaves nothing behind (no database made)."""
+    import socket
+
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        # A restart must not wait for the last run's connections to leave TIME_WAIT.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise _cannot_listen(host, port, error) from None
+    return listener
+
+
+def _listen(listener: socket.socket, host: str, port: int) -> None:
+    """Take connections from here on (they wait for the server rather than being refused), so
+    the banner can say it serves. Until now, while it migrated, they were refused: a load
+    balancer sees a replica that is not up yet."""
+    try:
+        listener.listen(BACKLOG)
+    except OSError as error:  # SO_REUSEADDR let another process bind too, and it listened first
+        listener.close()
+        raise _cannot_listen(host, port, error) from None
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> CommandError:
+    import errno
+
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        return CommandError(f"{address} is already in use; choose another port with --port")
+    return CommandError(
+        f"cannot listen on {address}: {error.strerror or error}; "
+        "choose another address with --host or port with --port"
+    )
+
+
+def _banner(settings: Settings, port: int) -> str:
+    from modelgates.server.settings import DEFAULT_DATABASE_URL
+
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(
-        f"ModelGates is serving on http://{host}:{settings.port}\n"
-        f"  API:          http://{host}:{settings.port}/api/v1\n"
-        f"  Database:     {_redact(settings.database_url)}\n"
+    origin = f"http://{host}:{port}"
+    # Run in this folder, the commands below find the default database unaided; any other
+    # they must be told of.
+    url = settings.database_url
+    shown_db = "" if url == DEFAULT_DATABASE_URL else f" --database-url {_redact(url)}"
+    database = _where(url)
+    file = _sqlite_file(url)
+    if file is not None and not os.path.isabs(file):
+        database += f"  (from {url}, relative to this folder)"
+    return (
+        f"ModelGates is serving on {origin}\n"
+        f"  API:          {origin}/api/v1\n"
+        f"  Consent page: {origin}/auth  (where apps send their users)\n"
+        f"  Your account: {origin}/account  (sign in as a user made below)\n"
+        f"  Database:     {database}\n"
         f"  Workers:      {settings.workers}\n"
-        f"  Sign in at:   http://{host}:{settings.port}/account  (as a user made with:)\n"
         f"  Add a user:   modelgates users create you@example.com{shown_db}\n"
         f"  Make a key:   modelgates keys create --user you@example.com --name my-key{shown_db}\n"
-        f"  From a shell: modelgates login --server http://{host}:{settings.port}\n"
-        "Press Ctrl+C to stop.",
-        flush=True,
-    )
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": "info",
-        "access_log": False,  # ours: one JSON line per request (observability.RequestLog)
-        # Forwarded headers only from the load balancers named (docs/deploy.md): anyone else
-        # could claim any client address and dodge the per-address limits.
-        "proxy_headers": bool(settings.forwarded_allow_ips),
-        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
-    }
-    from modelgates.server.observability import configure_logging
-
-    configure_logging()
-    if settings.workers == 1:
-        from modelgates.server.app import create_app
-
-        uvicorn.run(create_app(settings), **options)
-        return
-    # Each worker is a fresh process that imports the app: it reads these settings back from
-    # the environment it inherits.
-    os.environ.update(settings.to_environ())
-    uvicorn.run(
-        "modelgates.server.app:create_app_from_env",
-        factory=True,
-        workers=settings.workers,
-        **options,
+        f"  From a shell: modelgates login --server {origin}\n"
+        "Press Ctrl+C to stop."
     )
 
 
@@ -279,9 +391,33 @@ def _redact(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
+def _sqlite_file(database_url: str) -> str | None:
+    """An SQLite database's file as its URL names it (``sqlite:///name.db`` is relative to the
+    current folder); None for PostgreSQL, and for SQLite in memory."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
+def _where(database_url: str) -> str:
+    """The database as an operator can find it: an SQLite file's absolute path, else the URL
+    without its password."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(database_url).get_backend_name() != "sqlite":
+        return _redact(database_url)
+    file = _sqlite_file(database_url)
+    return "SQLite in memory" if file is None else os.path.abspath(file)
+
+
 def _users_create(args: argparse.Namespace) -> None:
     from modelgates.server.services import users
 
+    settings = _settings(args)
+    _require_database(settings)  # before asking for a password it would not use
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -289,17 +425,16 @@ def _users_create(args: argparse.Namespace) -> None:
         if getpass.getpass("Again: ") != password:
             raise CommandError("the passwords differ")
     user = _with_store(
-        _settings(args), lambda store: users.create_user(store, args.email, password, _now())
+        settings, lambda store: users.create_user(store, args.email, password, _now())
     )
-    print(f"created user {user.email} ({user.id})")
+    print(f"Created user {user.email}")
 
 
 def _keys_create(args: argparse.Namespace) -> None:
     from modelgates.server.services import keys
 
-    issued = _with_store(
-        _settings(args),
-        lambda store: keys.create_key_for_user(
+    async def create(store: Store) -> tuple[keys.IssuedKey, str]:
+        issued = await keys.create_key_for_user(
             store,
             email=args.user,
             name=args.name,
@@ -308,10 +443,12 @@ def _keys_create(args: argparse.Namespace) -> None:
             limit=args.limit,
             limit_reset=args.reset,
             expires_at=args.expires,
-        ),
-    )
+        )
+        return issued, _named(*await keys.owner_of(store, issued.row.hash))
+
+    issued, key = _with_store(_settings(args), create)
     print(issued.key)
-    print(f"(shown once; its hash is {issued.row.hash})", file=sys.stderr)
+    print(f"(shown once: {key}; its hash is {issued.row.hash})", file=sys.stderr)
 
 
 def _keys_list(args: argparse.Namespace) -> None:
@@ -330,15 +467,27 @@ def _keys_list(args: argparse.Namespace) -> None:
 def _keys_revoke(args: argparse.Namespace) -> None:
     from modelgates.server.services import keys
 
-    revoked = _with_store(_settings(args), lambda s: keys.revoke_by_hash(s, args.hash, _now()))
-    print("revoked" if revoked else "already revoked")
+    async def revoke(store: Store) -> tuple[bool, str]:
+        revoked = await keys.revoke_by_hash(store, args.hash, _now())
+        return revoked, _named(*await keys.owner_of(store, args.hash))
+
+    revoked, key = _with_store(_settings(args), revoke)
+    print(f"Revoked {key}" if revoked else f"Already revoked: {key}")
 
 
 def _keys_toggle(args: argparse.Namespace) -> None:
     from modelgates.server.services import keys
 
-    _with_store(_settings(args), lambda s: keys.set_disabled(s, args.hash, args.disabled))
-    print("disabled" if args.disabled else "enabled")
+    async def toggle(store: Store) -> str:
+        await keys.set_disabled(store, args.hash, args.disabled)
+        return _named(*await keys.owner_of(store, args.hash))
+
+    key = _with_store(_settings(args), toggle)
+    print(f"{'Disabled' if args.disabled else 'Enabled'} {key}")
+
+
+def _named(row: KeyRow, email: str) -> str:
+    return f"key {row.label!r} of {email}"
 
 
 def _service_tokens_create(args: argparse.Namespace) -> None:
@@ -496,14 +645,15 @@ def _migrate(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except OperationalError as error:
-        reason = str(error.orig or error).strip().splitlines()[0]
-        raise CommandError(f"cannot migrate {_redact(settings.database_url)}: {reason}") from None
+        raise CommandError(
+            f"cannot migrate {_redact(settings.database_url)}: {_reason(error)}"
+        ) from None
 
 
 def _db_upgrade(args: argparse.Namespace) -> None:
     settings = _settings(args)
     _migrate(settings)
-    print(f"database at the newest revision: {_redact(settings.database_url)}")
+    print(f"database at the newest revision: {_where(settings.database_url)}")
 
 
 if __name__ == "__main__":

@@ -213,7 +213,8 @@ def test_serve_that_cannot_reach_the_database_says_so_in_one_line() -> None:
     nobody = f"postgresql://postgres@127.0.0.1:{free_port()}/modelgates"  # nothing listens
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "modelgates.cli", "serve", "--database-url", nobody],
+        # Port 0: serve binds before it migrates, and port 8080 may be someone else's.
+        [sys.executable, "-m", "modelgates.cli", "serve", "--port", "0", "--database-url", nobody],
         capture_output=True,
         text=True,
         timeout=60,

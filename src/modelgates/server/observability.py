@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import re
 import secrets
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.datastructures import MutableHeaders
@@ -111,12 +113,59 @@ class RequestLog:
             )
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Send ModelGates' own log lines (JSON access lines, warnings) to standard error."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("modelgates.access", "modelgates.server"):
-        logger = logging.getLogger(name)
-        logger.handlers = [handler]
-        logger.setLevel(level)
-        logger.propagate = False
+class JsonLogFormatter(logging.Formatter):
+    """Any other log line (uvicorn's, the server's warnings) as one JSON object, like the request
+    log's, so that the server's whole log can be read by one JSON parser."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "at": datetime.fromtimestamp(record.created, timezone.utc)
+            .isoformat()
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            # uvicorn logs everything, its start-up included, on "uvicorn.error".
+            "logger": "uvicorn" if record.name == "uvicorn.error" else record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+#: The server's logging, as ``logging.config.dictConfig`` takes it. ``serve`` gives it to uvicorn
+#: too (``log_config``), which applies it again in each worker process it spawns, before the
+#: worker logs a line: uvicorn's own format ("INFO:     Started server process") would otherwise
+#: be the one plain-text part of the log.
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": f"{__name__}.JsonLogFormatter"},
+        "request": {"format": "%(message)s"},  # RequestLog writes its lines as JSON already
+    },
+    "handlers": {
+        "json": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        },
+        "request": {
+            "class": "logging.StreamHandler",
+            "formatter": "request",
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "loggers": {
+        "modelgates.access": {"handlers": ["request"], "level": "INFO", "propagate": False},
+        "modelgates.server": {"handlers": ["json"], "level": "INFO", "propagate": False},
+        "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
+        # RequestLog logs every request; uvicorn's access log would be a second, plain line.
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def configure_logging() -> None:
+    """Send the server's log lines (the JSON request lines, uvicorn's, warnings) to standard
+    error, each a JSON object on a line of its own."""
+    logging.config.dictConfig(LOG_CONFIG)

@@ -299,3 +299,19 @@ async def revoke_by_hash(store: Store, key_hash: str, now: datetime) -> bool:
         return revoked
 
     return await store.run(revoke)
+
+
+async def owner_of(store: Store, key_hash: str) -> tuple[KeyRow, str]:
+    """A key by its public id, with its owner's e-mail: how the CLI names the key it changed
+    (an operator knows users by e-mail, not by their internal id)."""
+
+    def find(tx: Transaction) -> tuple[KeyRow, str]:
+        row = tx.keys.by_hash(key_hash.strip().lower())
+        if row is None:
+            raise NotFound("no key with that hash")
+        user = tx.users.by_id(row.user_id)
+        if user is None:  # the foreign key forbids it
+            raise NotFound("the key's owner is missing")
+        return row, user.email
+
+    return await store.run(find)

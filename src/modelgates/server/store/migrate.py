@@ -91,7 +91,17 @@ class SchemaState(str, enum.Enum):
 
 async def schema_state(store: Store) -> SchemaState:
     """The database's revision against this code's (for readiness checks)."""
-    current = set(await store.run(lambda tx: _current_heads(tx.connection)))
+    return _state(set(await store.run(lambda tx: _current_heads(tx.connection))))
+
+
+def database_state(database_url: str) -> SchemaState:
+    """:func:`schema_state` without a Store, for the commands that open the database once. A
+    database with no revision at all (no tables of ours) is ``BEHIND``."""
+    with _connect(database_url) as connection:
+        return _state(set(_current_heads(connection)))
+
+
+def _state(current: set[str]) -> SchemaState:
     if current == _heads():
         return SchemaState.CURRENT
     if current <= _known_revisions():

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from modelgates.errors import (
@@ -463,8 +463,7 @@ class _Listener:
             if key.fileobj is self._socket:
                 self._accept()
                 continue
-            connection = key.fileobj
-            assert isinstance(connection, socket.socket)
+            connection = cast(socket.socket, key.fileobj)  # the only other kind registered
             answer = self._read(connection)
             if answer is not None:
                 return answer

@@ -54,7 +54,8 @@ class RateLimiter:
         if redis_url:
             # "redis://host:port/db" → the async client of redis-py, which we already depend on.
             made = storage_from_string(f"async+{redis_url}", implementation="redispy")
-            assert isinstance(made, Storage)
+            if not isinstance(made, Storage):
+                raise TypeError(f"limits made a {type(made).__name__}, not an async storage")
             storage = made
         else:
             storage = MemoryStorage()

@@ -34,7 +34,8 @@ class AppContext:
 
 def context_of(request: Request) -> AppContext:
     ctx = request.app.state.context
-    assert isinstance(ctx, AppContext)
+    if not isinstance(ctx, AppContext):
+        raise TypeError("the app has no AppContext: make it with create_app()")
     return ctx
 
 

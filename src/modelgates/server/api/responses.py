@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
@@ -43,7 +43,7 @@ def error_response(
 
 
 async def on_service_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ServiceError)
+    exc = cast(ServiceError, exc)  # Starlette calls this for ServiceError only
     return error_response(exc.status, exc.message, exc.metadata, exc.headers)
 
 
@@ -54,7 +54,7 @@ _HTTP_MESSAGES = {
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+    exc = cast(HTTPException, exc)  # Starlette calls this for HTTPException only
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
     headers = dict(exc.headers or {})
     if exc.status_code == 405:

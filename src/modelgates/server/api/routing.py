@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -59,13 +59,11 @@ class ApiCall:
 
     def query(self, model: type[M]) -> M:
         _check(model, self.endpoint.query, "query")
-        assert isinstance(self._query, model)
-        return self._query
+        return cast(M, self._query)  # read with that model before the handler ran
 
     def path(self, model: type[M]) -> M:
         _check(model, self.endpoint.path_params, "path_params")
-        assert isinstance(self._path, model)
-        return self._path
+        return cast(M, self._path)
 
     def header(self, name: str) -> str | None:
         """A header as text: clients (the SDK among them) send non-ASCII titles as UTF-8, which

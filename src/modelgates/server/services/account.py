@@ -91,8 +91,10 @@ async def app_keys(store: Store, user_id: str, app_id: int, now: datetime) -> Ap
     ]
     if not views:
         raise NotFound("No app of yours with that id holds a key.")
-    assert views[0].app is not None
-    return AppKeys(app=views[0].app, keys=views)
+    app = views[0].app
+    if app is None:  # the query keeps the keys an app holds
+        raise RuntimeError("a key held by an app without its app")
+    return AppKeys(app=app, keys=views)
 
 
 def _status(row: KeyRow, now: datetime) -> str:

@@ -321,7 +321,8 @@ def _insert_key(tx: Transaction, code: CodeRow, key: str, now: datetime) -> keys
     label = code.key_label
     if label is None:  # a code made before labels were settled at approval
         app = tx.apps.by_id(code.app_id)
-        assert app is not None
+        if app is None:  # the foreign key forbids it
+            raise RuntimeError("a code without its app")
         label = app.title
     return keys.insert_new_key(
         tx,

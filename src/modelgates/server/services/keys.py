@@ -225,7 +225,8 @@ async def update_managed(
         if not changes:
             return row
         updated = tx.keys.update(row.id, **changes)
-        assert updated is not None  # _owned found it unrevoked in this transaction
+        if updated is None:  # _owned found it unrevoked in this transaction
+            raise RuntimeError("a key vanished inside its transaction")
         return updated
 
     return managed_of(await store.run(update), now)

@@ -68,7 +68,8 @@ async def record(store: Store, request: RecordUsageRequest, now: datetime) -> Us
             )
         except DuplicateError:
             first = tx.usage.charge_by_request_id(request.request_id)
-            assert first is not None
+            if first is None:  # the unique violation said it is there, in this transaction
+                raise RuntimeError("a duplicate request_id without its charge") from None
             if first.key_id != key.id or first.amount_micros != amount:
                 raise Conflict(
                     "This request_id was already used for a different charge.",

@@ -43,7 +43,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        assert isinstance(value, datetime)
+        if not isinstance(value, datetime):
+            raise TypeError(f"a timestamp column gave a {type(value).__name__}")
         return value.replace(tzinfo=timezone.utc)
 
 

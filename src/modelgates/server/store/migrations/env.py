@@ -31,7 +31,8 @@ if isinstance(given, Connection):
     _migrate(given)
 else:
     url = config.get_main_option("sqlalchemy.url")
-    assert url is not None
+    if url is None:
+        raise RuntimeError("alembic needs sqlalchemy.url or a connection")
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:

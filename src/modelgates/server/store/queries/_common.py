@@ -32,6 +32,13 @@ def to(row_type: type[_R], row: Row[Any] | None) -> _R | None:
     return None if row is None else row_type(*row)  # type: ignore[call-arg]
 
 
+def returned(row_type: type[_R], row: Row[Any] | None) -> _R:
+    """The row a statement with RETURNING gave back, as ``row_type``: one it must give back."""
+    if row is None:
+        raise RuntimeError(f"the statement returned no {row_type.__name__}")
+    return row_type(*row)  # type: ignore[call-arg]
+
+
 def insert_unique(
     connection: Connection,
     statement: Executable,

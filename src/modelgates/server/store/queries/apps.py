@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, to
+from modelgates.server.store.queries._common import columns, returned, to
 from modelgates.server.store.rows import AppRow
 from modelgates.server.store.tables import apps
 
@@ -48,9 +48,7 @@ class Apps:
         if categories is not None:
             changes["categories"] = statement.excluded.categories
         statement = statement.on_conflict_do_update(index_elements=["origin"], set_=changes)
-        row = to(AppRow, self._c.execute(statement.returning(*_APP)).first())
-        assert row is not None
-        return row
+        return returned(AppRow, self._c.execute(statement.returning(*_APP)).first())
 
     def by_id(self, app_id: int) -> AppRow | None:
         return to(AppRow, self._c.execute(_BY_ID, {"app_id": app_id}).first())

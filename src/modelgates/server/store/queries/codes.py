@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, insert_unique, to
+from modelgates.server.store.queries._common import columns, insert_unique, returned, to
 from modelgates.server.store.rows import CodeRow
 from modelgates.server.store.tables import auth_codes
 
@@ -71,9 +71,7 @@ class Codes:
             "expires_at": expires_at,
             "failed_attempts": 0,
         }
-        row = to(CodeRow, insert_unique(self._c, _INSERT, params, "code_challenge"))
-        assert row is not None
-        return row
+        return returned(CodeRow, insert_unique(self._c, _INSERT, params, "code_challenge"))
 
     def release_stale_challenge(
         self, user_id: str, challenge: str, now: datetime, max_failures: int

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, to
+from modelgates.server.store.queries._common import columns, returned, to
 from modelgates.server.store.rows import ServiceTokenRow
 from modelgates.server.store.tables import service_tokens
 
@@ -30,9 +30,7 @@ class ServiceTokens:
             "created_at": created_at,
             "revoked_at": None,
         }
-        row = to(ServiceTokenRow, self._c.execute(_INSERT, params).first())
-        assert row is not None
-        return row
+        return returned(ServiceTokenRow, self._c.execute(_INSERT, params).first())
 
     def by_hash(self, token_hash: str) -> ServiceTokenRow | None:
         result = self._c.execute(_BY_HASH, {"token_hash": token_hash})

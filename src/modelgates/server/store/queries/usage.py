@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, insert_unique, to
+from modelgates.server.store.queries._common import columns, insert_unique, returned, to
 from modelgates.server.store.rows import ChargeRow, KeyRow
 from modelgates.server.store.tables import api_keys, usage_charges
 
@@ -37,9 +37,7 @@ class Usage:
             "remaining_after_micros": None,
             "created_at": created_at,
         }
-        row = to(ChargeRow, insert_unique(self._c, _INSERT, params, "request_id"))
-        assert row is not None
-        return row
+        return returned(ChargeRow, insert_unique(self._c, _INSERT, params, "request_id"))
 
     def settle_charge(
         self, request_id: str, *, usage_after_micros: int, remaining_after_micros: int | None
@@ -54,9 +52,7 @@ class Usage:
             )
             .returning(*_CHARGE)
         )
-        row = to(ChargeRow, result.first())
-        assert row is not None
-        return row
+        return returned(ChargeRow, result.first())
 
     def charge_by_request_id(self, request_id: str) -> ChargeRow | None:
         result = self._c.execute(_BY_REQUEST_ID, {"request_id": request_id})

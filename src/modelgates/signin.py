@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Literal, TextIO, TypedDict, cast
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from modelgates.errors import (
@@ -46,9 +46,11 @@ from modelgates.errors import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from modelgates.sdk import CodeChallenge, ModelGates
 
-__all__ = ["LoginResult", "login", "login_async"]
+__all__ = ["LoginOptions", "LoginResult", "login", "login_async"]
 
 UsageLimitType = Literal["daily", "weekly", "monthly"]
 #: Opens a URL in a browser; returns whether one was opened (``webbrowser.open``'s contract).
@@ -84,21 +86,34 @@ class _Terms:
     usage_limit_type: UsageLimitType | None
 
 
-def login(
-    server_url: str | None = None,
-    app_title: str | None = None,
-    http_referer: str | None = None,
-    limit: float | Decimal | None = None,
-    key_label: str | None = None,
-    expires_at: datetime | str | None = None,
-    usage_limit_type: UsageLimitType | None = None,
-    timeout: float = 300,
-    open_browser: bool = True,
-    browser_opener: BrowserOpener | None = None,
-    headless: bool = False,
-    input_func: Callable[[str], str] | None = None,
-    output: TextIO | None = None,
-) -> LoginResult:
+class LoginOptions(TypedDict, total=False):
+    """What :func:`login` and :func:`login_async` take besides ``server_url``."""
+
+    #: The app's name on the consent page (and the key's default label).
+    app_title: str | None
+    #: The app's URL: its identity.
+    http_referer: str | None
+    #: The terms asked for (the user may lower the limit): USD, the key's label, its expiry and
+    #: its reset interval.
+    limit: float | Decimal | None
+    key_label: str | None
+    expires_at: datetime | str | None
+    usage_limit_type: UsageLimitType | None
+    #: Seconds to wait for the browser's answer (default 300).
+    timeout: float
+    #: False prints the address for the user to open on this computer (default True).
+    open_browser: bool
+    #: Replaces :func:`webbrowser.open`.
+    browser_opener: BrowserOpener | None
+    #: Sign in on any device and paste the code it shows (default False).
+    headless: bool
+    #: Reads the pasted code (default: a line of standard input).
+    input_func: Callable[[str], str] | None
+    #: Where messages go (default: standard error).
+    output: TextIO | None
+
+
+def login(server_url: str | None = None, **options: Unpack[LoginOptions]) -> LoginResult:
     """Get an API key for this program from the user, through their browser.
 
     Opens the consent page on ``server_url`` (like ``ModelGates(server_url=...)``: default
@@ -122,23 +137,17 @@ def login(
     ``RequestValidationError``, and a server that does not answer ``ConnectionError``, before
     anything is opened.
     """
-    from modelgates.sdk import ModelGates
-
-    terms = _terms(timeout, limit, key_label or _label_of(app_title), expires_at, usage_limit_type)
-    out = output or sys.stderr
+    plan = _Plan.of(options)
     try:
-        with ModelGates(
-            server_url=server_url, app_title=app_title, http_referer=http_referer
-        ) as mg:
-            mg.core.check_reachable()
-            mg.core.on_retry = _retrying(out)
+        with plan.client(server_url) as mg:
+            mg.check_reachable()
             pair = mg.o_auth.create_sha256_code_challenge()
             code = None
-            if not headless:
-                code = _loopback(mg, pair, terms, timeout, open_browser, browser_opener, out)
+            if not plan.headless:
+                code = _loopback(mg, pair, plan)
             if code is None:
-                prompt = _headless_prompt(mg, pair, terms, out)
-                code = _pasted(lambda: (input_func or _stdin_reader(out))(prompt))
+                prompt = _headless_prompt(mg, pair, plan.terms, plan.out)
+                code = _pasted(lambda: plan.read(prompt))
             exchanged = mg.o_auth.exchange_auth_code_for_api_key(
                 code=code, code_verifier=pair.code_verifier, code_challenge_method="S256"
             )
@@ -148,51 +157,31 @@ def login(
 
 
 async def login_async(
-    server_url: str | None = None,
-    app_title: str | None = None,
-    http_referer: str | None = None,
-    limit: float | Decimal | None = None,
-    key_label: str | None = None,
-    expires_at: datetime | str | None = None,
-    usage_limit_type: UsageLimitType | None = None,
-    timeout: float = 300,
-    open_browser: bool = True,
-    browser_opener: BrowserOpener | None = None,
-    headless: bool = False,
-    input_func: Callable[[str], str] | None = None,
-    output: TextIO | None = None,
+    server_url: str | None = None, **options: Unpack[LoginOptions]
 ) -> LoginResult:
     """The async twin of :func:`login` (asyncio or trio). The browser is opened, and the pasted
     code read, in a worker thread. Cancelling the task closes the listener and lets the
     cancellation through (it does not become ``LoginCancelledError``)."""
     import anyio.to_thread
 
-    from modelgates.sdk import ModelGates
-
-    terms = _terms(timeout, limit, key_label or _label_of(app_title), expires_at, usage_limit_type)
-    out = output or sys.stderr
-    async with ModelGates(
-        server_url=server_url, app_title=app_title, http_referer=http_referer
-    ) as mg:
-        await mg.core.check_reachable_async()
-        mg.core.on_retry = _retrying(out)
+    plan = _Plan.of(options)
+    async with plan.client(server_url) as mg:
+        await mg.check_reachable_async()
         pair = mg.o_auth.create_sha256_code_challenge()
         code = None
-        if not headless:
+        if not plan.headless:
             listener = _Listener()
             try:
-                url = _authorization_url(mg, pair, terms, listener)
-                opener = browser_opener or _open_in_browser
-                opened = open_browser and await anyio.to_thread.run_sync(opener, url)
-                if _announce(out, url, open_browser, opened):
-                    code = await _wait_async(listener, timeout)
+                url = _authorization_url(mg, pair, plan.terms, listener)
+                opened = plan.open_browser and await anyio.to_thread.run_sync(plan.opener, url)
+                if _announce(plan.out, url, plan.open_browser, opened):
+                    code = await _wait_async(listener, plan.timeout)
             finally:
                 listener.close()
         if code is None:
-            prompt = _headless_prompt(mg, pair, terms, out)
-            read = input_func or _stdin_reader(out)
+            prompt = _headless_prompt(mg, pair, plan.terms, plan.out)
             code = await anyio.to_thread.run_sync(
-                lambda: _pasted(lambda: read(prompt)), abandon_on_cancel=True
+                lambda: _pasted(lambda: plan.read(prompt)), abandon_on_cancel=True
             )
         exchanged = await mg.o_auth.exchange_auth_code_for_api_key_async(
             code=code, code_verifier=pair.code_verifier, code_challenge_method="S256"
@@ -200,19 +189,63 @@ async def login_async(
     return LoginResult(key=exchanged.key, user_id=exchanged.user_id)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A sign-in's options, checked and with their defaults: what both twins start from."""
+
+    app_title: str | None
+    http_referer: str | None
+    terms: _Terms
+    timeout: float
+    open_browser: bool
+    opener: BrowserOpener
+    headless: bool
+    input_func: Callable[[str], str] | None
+    out: TextIO
+
+    @classmethod
+    def of(cls, options: LoginOptions) -> _Plan:
+        unknown = options.keys() - LoginOptions.__optional_keys__
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        timeout = options.get("timeout", 300)
+        if not timeout > 0:
+            raise RequestValidationError.single("timeout", "must be a positive number of seconds")
+        app_title = options.get("app_title")
+        terms = _Terms(
+            options.get("limit"),
+            options.get("key_label") or _label_of(app_title),
+            options.get("expires_at"),
+            options.get("usage_limit_type"),
+        )
+        return cls(
+            app_title=app_title,
+            http_referer=options.get("http_referer"),
+            terms=terms,
+            timeout=timeout,
+            open_browser=options.get("open_browser", True),
+            opener=options.get("browser_opener") or _open_in_browser,
+            headless=options.get("headless", False),
+            input_func=options.get("input_func"),
+            out=options.get("output") or sys.stderr,
+        )
+
+    def client(self, server_url: str | None) -> ModelGates:
+        """The client for the sign-in; each retry of the exchange is said on ``out``."""
+        from modelgates.sdk import ModelGates
+
+        return ModelGates(
+            server_url=server_url,
+            app_title=self.app_title,
+            http_referer=self.http_referer,
+            on_retry=_retrying(self.out),
+        )
+
+    def read(self, prompt: str) -> str:
+        return (self.input_func or _stdin_reader(self.out))(prompt)
+
+
 # -- the steps ------------------------------------------------------------------------------------
-
-
-def _terms(
-    timeout: float,
-    limit: float | Decimal | None,
-    key_label: str | None,
-    expires_at: datetime | str | None,
-    usage_limit_type: UsageLimitType | None,
-) -> _Terms:
-    if not timeout > 0:
-        raise RequestValidationError.single("timeout", "must be a positive number of seconds")
-    return _Terms(limit, key_label, expires_at, usage_limit_type)
 
 
 def _label_of(app_title: str | None) -> str | None:
@@ -220,30 +253,22 @@ def _label_of(app_title: str | None) -> str | None:
     return app_title[:100] if app_title else None
 
 
-def _loopback(
-    mg: ModelGates,
-    pair: CodeChallenge,
-    terms: _Terms,
-    timeout: float,
-    open_browser: bool,
-    browser_opener: BrowserOpener | None,
-    out: TextIO,
-) -> str | None:
+def _loopback(mg: ModelGates, pair: CodeChallenge, plan: _Plan) -> str | None:
     """The code from the loopback callback, or None when no browser could be opened."""
     listener = _Listener()
     try:
         with _ctrl_c_noted() as ctrl_c:
-            url = _authorization_url(mg, pair, terms, listener)
-            opened = open_browser and (browser_opener or _open_in_browser)(url)
-            if not _announce(out, url, open_browser, opened):
+            url = _authorization_url(mg, pair, plan.terms, listener)
+            opened = plan.open_browser and plan.opener(url)
+            if not _announce(plan.out, url, plan.open_browser, opened):
                 return None
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + plan.timeout
             while True:
                 if ctrl_c.pressed:
                     raise KeyboardInterrupt
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise _timed_out(timeout)
+                    raise _timed_out(plan.timeout)
                 answer = listener.poll(min(remaining, _WAKE_SECONDS))
                 if answer is not None:
                     return _code_or_raise(answer)

@@ -51,6 +51,15 @@ async def echo(request: ApiCall) -> Echo:
     return Echo(word=shout(word), user_id=request.caller.user_id)
 
 
+# An endpoint whose handler fails as a bug would: what the client gets for an unexpected error.
+BROKEN = Endpoint("broken", "GET", "/broken", Echo, auth="none", tag="Test", summary="Fails")
+
+
+@handles(BROKEN)
+async def broken(request: ApiCall) -> Echo:
+    raise ZeroDivisionError("a bug")
+
+
 @pytest.fixture(scope="module")
 def served(new_database: Callable[[str], str]) -> Iterator[tuple[str, Account]]:
     database_url = new_database("sqlite")
@@ -62,7 +71,7 @@ def served(new_database: Callable[[str], str]) -> Iterator[tuple[str, Account]]:
         port=port,
         secret_key=os.environ["MODELGATES_SECRET_KEY"],
     )
-    server, thread = start_server(settings, (*ENDPOINTS, ECHO))
+    server, thread = start_server(settings, (*ENDPOINTS, ECHO, BROKEN))
     yield f"http://127.0.0.1:{port}/api/v1", account
     server.should_exit = True
     thread.join(timeout=10)
@@ -96,3 +105,18 @@ def test_the_openapi_document_describes_it(served: tuple[str, Account]) -> None:
     assert [p["name"] for p in operation["parameters"]] == ["word"]
     assert set(operation["responses"]) == {"200", "400", "401", "500", "503"}
     assert "/api/v1/echo" not in openapi_document()["paths"]  # the table's own has no such thing
+
+
+def test_an_unexpected_error_is_a_500_in_the_error_shape_with_the_request_id(
+    served: tuple[str, Account], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, _ = served
+    answer = httpx.get(f"{url}/broken", headers={"X-Request-Id": "req-123"})
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": {"code": 500, "message": "Internal server error.", "metadata": None}
+    }
+    assert answer.headers["x-request-id"] == "req-123"
+    assert answer.headers["cache-control"] == "no-store"
+    assert "a bug" not in answer.text  # the traceback is for the log only
+    assert any("ZeroDivisionError" in (r.exc_text or "") for r in caplog.records)

@@ -22,6 +22,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelgates.models.endpoints import EXCHANGE_AUTH_CODE
+from modelgates.server.api.responses import error_response
+
+logger = logging.getLogger("modelgates.server")
 
 access_log = logging.getLogger("modelgates.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -66,7 +69,12 @@ _EXCHANGE_OUTCOMES = {
 
 
 class RequestLog:
-    """Logs and measures every HTTP request."""
+    """Logs and measures every HTTP request, and answers one that failed unexpectedly.
+
+    It is the outermost of our layers, so that the 500 of an unexpected error carries the request
+    id and ``Cache-Control: no-store`` like every other answer: Starlette's own last-resort
+    handler answers outside every middleware.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -80,16 +88,26 @@ class RequestLog:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
         status = 500
+        answering = False
 
         async def send_logged(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answering
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answering = message["status"], True
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
         try:
             await self.app(scope, receive, send_logged)
+        except Exception:
+            if answering:  # mid-answer, nothing better can be said
+                raise
+            # The traceback goes to the server's log (it holds no request bodies); the client
+            # learns only that something failed.
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            answer = error_response(500, "Internal server error.")
+            answer.headers["cache-control"] = "no-store"
+            await answer(scope, receive, send_logged)
         finally:
             elapsed = time.perf_counter() - started
             endpoint = scope.get("endpoint")

@@ -60,8 +60,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 #: Statuses that carry ``Retry-After``.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
-#: Every answer under /api/ carries this (added by ``ApiHeaders``); 500s come from Starlette's
-#: outermost middleware, past ``ApiHeaders``, so they are not promised it.
+#: Every answer under /api/ carries this (added by ``ApiHeaders``, and by ``RequestLog`` to the
+#: 500 of an unexpected error).
 _NO_STORE_HEADER = {"$ref": "#/components/headers/CacheControl"}
 
 _ATTRIBUTION_HEADERS: tuple[dict[str, Any], ...] = (
@@ -226,8 +226,7 @@ def _operation(op: Endpoint[Any], refs: dict[Any, dict[str, Any]]) -> dict[str, 
     }
     for status in sorted(op.error_statuses):
         headers: dict[str, Any] = {}
-        if status != 500:
-            headers["Cache-Control"] = _NO_STORE_HEADER
+        headers["Cache-Control"] = _NO_STORE_HEADER
         if status in RETRY_AFTER_STATUSES:
             headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
         if status == 401:

@@ -96,17 +96,9 @@ async def on_unavailable(request: Request, exc: Exception) -> Response:
     return service_unavailable()
 
 
-async def on_unexpected(request: Request, exc: Exception) -> Response:
-    # The traceback goes to the server's log (it holds no request bodies); the client learns only
-    # that something failed.
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "Internal server error.")
-
-
 EXCEPTION_HANDLERS = {
     ServiceError: on_service_error,
     HTTPException: on_http_exception,
     StoreUnavailable: on_unavailable,
     RateLimiterUnavailable: on_unavailable,
-    Exception: on_unexpected,
-}
+}  # an unexpected error is answered by observability.RequestLog, the outermost layer

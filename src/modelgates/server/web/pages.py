@@ -1,8 +1,11 @@
-"""What every page handler needs: who the visitor is, reading a form, rendering, cookies."""
+"""What every page handler needs: who the visitor is, reading a form, rendering, cookies, and
+:func:`page`, which turns any refusal into the error page."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -15,8 +18,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from modelgates.server.api.context import AppContext, context_of
 from modelgates.server.services import consent, sessions
+from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.store import UserRow
 from modelgates.server.web.headers import csp
+
+logger = logging.getLogger("modelgates.server")
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("modelgates.server.web", "templates"),
@@ -268,4 +274,59 @@ def set_session(visitor: Visitor, response: Response, session: sessions.Session)
 def forget_session(visitor: Visitor, response: Response) -> None:
     response.delete_cookie(
         visitor.session_cookie, path="/", secure=visitor.secure, httponly=True, samesite="lax"
+    )
+
+
+# --- what the handlers share ---------------------------------------------------------------------
+
+Handler = Callable[[Request, Visitor], Awaitable[Response]]
+
+
+def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Run ``handler`` with the visitor; any refusal becomes the error page, never JSON."""
+
+    async def endpoint(request: Request) -> Response:
+        visitor = await visitor_of(request)
+        try:
+            return await handler(request, visitor)
+        except PageError as error:
+            return error_page(visitor, error.status, error.title, error.message)
+        except ServiceError as error:
+            return error_page(visitor, error.status, "This did not work", error.message)
+        except Exception:
+            logger.exception("unhandled error on %s %s", request.method, request.url.path)
+            return error_page(
+                visitor, 500, "Something went wrong", "Nothing was changed. Please try again."
+            )
+
+    return endpoint
+
+
+def require_user(visitor: Visitor) -> str:
+    if visitor.user is None:
+        raise PageError(403, "You are signed out", "Sign in and try again. Nothing was changed.")
+    return visitor.user.id
+
+
+async def signed_in_form(request: Request, visitor: Visitor) -> tuple[str, dict[str, str]]:
+    """The signed-in user's id and the form they posted, its CSRF token checked."""
+    user_id = require_user(visitor)
+    form = await read_form(request, visitor.ctx.settings.max_body_bytes)
+    visitor.check_session_form(form)
+    return user_id, form
+
+
+def first_message(error: InvalidInput) -> str:
+    errors = (error.metadata or {}).get("errors") or [{"message": error.message}]
+    return str(errors[0]["message"])
+
+
+async def post_only(_request: Request, visitor: Visitor) -> Response:
+    """A GET where only a form's POST acts: refused, so that no link can act for the user."""
+    return error_page(
+        visitor,
+        405,
+        "Use the form",
+        "This address only accepts the form on its page.",
+        headers={"Allow": "POST"},
     )

@@ -1,14 +1,21 @@
 """Signing in, up and out: ``/sign-in``, ``/sign-up`` and ``/sign-out``. Thin: the rules (rate
-limits, the audit of failures, CSRF) live in services/sessions."""
+limits, the audit of failures, CSRF) live in services/sessions.
+
+Signing in and signing up are one form (an e-mail and a password) with one pair of handlers;
+what differs between them is a :class:`_Door`."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from modelgates.server.services import consent, sessions
-from modelgates.server.services.errors import Conflict, InvalidInput
+from modelgates.server.services.errors import Conflict, InvalidInput, ServiceError
 from modelgates.server.web.pages import (
+    Handler,
     PageError,
     Visitor,
     first_message,
@@ -21,8 +28,55 @@ from modelgates.server.web.pages import (
 )
 
 
-def sign_in_form(
+@dataclass(frozen=True)
+class _Door:
+    """What differs between signing in and signing up."""
+
+    template: str
+    title: str
+    #: ``sessions.sign_in`` or ``sessions.sign_up``, which take the same arguments: a new
+    #: session, or a refusal. The rules, rate limits and audit events are theirs.
+    start: Callable[..., Awaitable[sessions.Session]]
+    #: What ``start`` refuses that the form shows again (400) with ``message(refusal)``; a rate
+    #: limit (429) is shown the same way by both.
+    refusals: tuple[type[ServiceError], ...]
+    message: Callable[[ServiceError], str]
+    #: Offered only where the operator allows sign-up (else 404, before the form is read).
+    needs_signup_allowed: bool
+    #: A signed-in visitor asking for the form goes on to ``next`` instead.
+    skips_signed_in: bool
+
+
+def _sign_up_refusal(refusal: ServiceError) -> str:
+    if isinstance(refusal, InvalidInput):
+        field = (refusal.metadata or {}).get("field", "")
+        return f"The {'email' if field == 'email' else 'password'} {first_message(refusal)}."
+    return "An account with this email exists already. Sign in instead."  # Conflict
+
+
+_SIGN_IN = _Door(
+    template="sign_in.html",
+    title="Sign in",
+    start=sessions.sign_in,
+    refusals=(sessions.SignInRefused,),
+    message=lambda refusal: refusal.message,
+    needs_signup_allowed=False,
+    skips_signed_in=True,
+)
+_SIGN_UP = _Door(
+    template="sign_up.html",
+    title="Create an account",
+    start=sessions.sign_up,
+    refusals=(InvalidInput, Conflict),
+    message=_sign_up_refusal,
+    needs_signup_allowed=True,
+    skips_signed_in=False,
+)
+
+
+def _form(
     visitor: Visitor,
+    door: _Door,
     *,
     next_url: str,
     app: consent.AppView | None = None,
@@ -32,12 +86,13 @@ def sign_in_form(
     notice: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    # sign_up.html shows neither an app, a notice nor a link to itself.
     return render(
         visitor,
-        "sign_in.html",
+        door.template,
         status=status,
         headers=headers,
-        title="Sign in",
+        title=door.title,
         app=app,
         next_url=next_url,
         email=email,
@@ -47,124 +102,87 @@ def sign_in_form(
     )
 
 
-async def sign_in_page(request: Request, visitor: Visitor) -> Response:
-    next_url = safe_next(request.query_params.get("next"))
-    if visitor.user is not None:
-        return redirect(visitor, visitor.root + next_url)
-    return sign_in_form(visitor, next_url=next_url)
-
-
-async def _credentials(request: Request, visitor: Visitor) -> tuple[str, str, str]:
-    """The sign-in or sign-up form's destination, e-mail and password, once its CSRF token
-    checks out."""
-    form = await read_form(request, visitor.ctx.settings.max_body_bytes)
-    visitor.check_browser_form(form)
-    return safe_next(form.get("next")), form.get("email", "")[:320], form.get("password", "")
-
-
-def _signed_in(visitor: Visitor, session: sessions.Session, next_url: str) -> Response:
-    visitor.stale_session = False
-    response = redirect(visitor, visitor.root + next_url)
-    set_session(visitor, response, session)
-    return response
-
-
-async def sign_in(request: Request, visitor: Visitor) -> Response:
-    ctx = visitor.ctx
-    next_url, email, password = await _credentials(request, visitor)
-    try:
-        session = await sessions.sign_in(
-            ctx.store,
-            ctx.limiter,
-            email=email,
-            password=password,
-            client_address=visitor.client_address,
-            now=ctx.now(),
-        )
-    except sessions.SignInRefused as refused:
-        return sign_in_form(
-            visitor, next_url=next_url, status=400, email=email, error=refused.message
-        )
-    except sessions.TooManyAttempts as limited:
-        return sign_in_form(
-            visitor,
-            next_url=next_url,
-            status=429,
-            email=email,
-            error=limited.message,
-            headers=limited.headers,
-        )
-    return _signed_in(visitor, session, next_url)
-
-
-def _sign_up_form(
+def sign_in_form(
     visitor: Visitor,
     *,
     next_url: str,
-    status: int = 200,
-    email: str = "",
-    error: str | None = None,
-    headers: dict[str, str] | None = None,
+    app: consent.AppView | None = None,
+    notice: str | None = None,
 ) -> Response:
-    return render(
-        visitor,
-        "sign_up.html",
-        status=status,
-        headers=headers,
-        title="Create an account",
-        next_url=next_url,
-        email=email,
-        error=error,
-    )
+    """The sign-in form, for a signed-out visitor of a page that needs a user."""
+    return _form(visitor, _SIGN_IN, next_url=next_url, app=app, notice=notice)
 
 
-def _require_signup(visitor: Visitor) -> None:
-    if not visitor.ctx.settings.allow_signup:
+def _check_offered(door: _Door, visitor: Visitor) -> None:
+    if door.needs_signup_allowed and not visitor.ctx.settings.allow_signup:
         raise PageError(
             404, "No sign-up here", "This server's operator creates accounts; ask them for one."
         )
 
 
-async def sign_up_page(request: Request, visitor: Visitor) -> Response:
-    _require_signup(visitor)
-    return _sign_up_form(visitor, next_url=safe_next(request.query_params.get("next")))
+def _show(door: _Door) -> Handler:
+    async def show(request: Request, visitor: Visitor) -> Response:
+        _check_offered(door, visitor)
+        next_url = safe_next(request.query_params.get("next"))
+        if door.skips_signed_in and visitor.user is not None:
+            return redirect(visitor, visitor.root + next_url)
+        return _form(visitor, door, next_url=next_url)
+
+    return show
 
 
-async def sign_up(request: Request, visitor: Visitor) -> Response:
-    _require_signup(visitor)
-    ctx = visitor.ctx
-    next_url, email, password = await _credentials(request, visitor)
-    try:
-        session = await sessions.sign_up(
-            ctx.store,
-            ctx.limiter,
-            email=email,
-            password=password,
-            client_address=visitor.client_address,
-            now=ctx.now(),
-        )
-    except InvalidInput as invalid:
-        field = (invalid.metadata or {}).get("field", "")
-        message = f"The {'email' if field == 'email' else 'password'} {first_message(invalid)}."
-        return _sign_up_form(visitor, next_url=next_url, status=400, email=email, error=message)
-    except Conflict:
-        return _sign_up_form(
-            visitor,
-            next_url=next_url,
-            status=400,
-            email=email,
-            error="An account with this email exists already. Sign in instead.",
-        )
-    except sessions.TooManyAttempts as limited:
-        return _sign_up_form(
-            visitor,
-            next_url=next_url,
-            status=429,
-            email=email,
-            error=limited.message,
-            headers=limited.headers,
-        )
-    return _signed_in(visitor, session, next_url)
+async def _credentials(request: Request, visitor: Visitor) -> tuple[str, str, str]:
+    """The form's destination, e-mail and password, once its CSRF token checks out."""
+    form = await read_form(request, visitor.ctx.settings.max_body_bytes)
+    visitor.check_browser_form(form)
+    return safe_next(form.get("next")), form.get("email", "")[:320], form.get("password", "")
+
+
+def _submit(door: _Door) -> Handler:
+    async def submit(request: Request, visitor: Visitor) -> Response:
+        _check_offered(door, visitor)
+        ctx = visitor.ctx
+        next_url, email, password = await _credentials(request, visitor)
+        try:
+            session = await door.start(
+                ctx.store,
+                ctx.limiter,
+                email=email,
+                password=password,
+                client_address=visitor.client_address,
+                now=ctx.now(),
+            )
+        except sessions.TooManyAttempts as limited:
+            return _form(
+                visitor,
+                door,
+                next_url=next_url,
+                status=429,
+                email=email,
+                error=limited.message,
+                headers=limited.headers,
+            )
+        except door.refusals as refusal:
+            return _form(
+                visitor,
+                door,
+                next_url=next_url,
+                status=400,
+                email=email,
+                error=door.message(refusal),
+            )
+        visitor.stale_session = False
+        response = redirect(visitor, visitor.root + next_url)
+        set_session(visitor, response, session)
+        return response
+
+    return submit
+
+
+sign_in_page = _show(_SIGN_IN)
+sign_in = _submit(_SIGN_IN)
+sign_up_page = _show(_SIGN_UP)
+sign_up = _submit(_SIGN_UP)
 
 
 async def sign_out(request: Request, visitor: Visitor) -> Response:

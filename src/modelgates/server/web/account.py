@@ -4,12 +4,19 @@ services/account."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from modelgates.server.services import account
 from modelgates.server.services.errors import InvalidInput, NotFound
+from modelgates.server.store import Store
 from modelgates.server.web.pages import (
+    Handler,
     PageError,
     Visitor,
     first_message,
@@ -63,62 +70,84 @@ async def create_key(request: Request, visitor: Visitor) -> Response:
     )
 
 
-async def confirm_revoke_key(request: Request, visitor: Visitor) -> Response:
-    """What Revoke on a key leads to: the key named, and the form that revokes it. A GET, so
-    that following the link changes nothing."""
-    if visitor.user is None:
-        return sign_in_form(visitor, next_url="/account")
-    ctx = visitor.ctx
-    try:
-        key = await account.key_view(
-            ctx.store, visitor.user.id, request.path_params["hash"], ctx.now()
-        )
-    except NotFound:
-        raise PageError(404, "No such key", "It may have been revoked already.") from None
-    return render(
-        visitor,
-        "confirm_revoke.html",
-        title=f"Revoke the key “{key.record.label}”?",
-        action=f"/account/keys/{key.hash}/revoke",
-        key=key,
-        access=None,
-    )
+# --- revoking: a GET that asks, then the POST of the page it showed ----------------------------
+
+Found = TypeVar("Found")
+Id = TypeVar("Id")
 
 
-async def confirm_revoke_app(request: Request, visitor: Visitor) -> Response:
-    if visitor.user is None:
-        return sign_in_form(visitor, next_url="/account")
-    ctx = visitor.ctx
-    app_id = request.path_params["app_id"]
-    try:
-        access = await account.app_keys(ctx.store, visitor.user.id, app_id, ctx.now())
-    except NotFound:
-        raise PageError(404, "No such app", "It may hold no key of yours any more.") from None
-    return render(
-        visitor,
-        "confirm_revoke.html",
-        title=f"Revoke access for {access.app.title}?",
-        action=f"/account/apps/{access.app.id}/revoke",
-        key=None,
-        access=access,
-    )
+@dataclass(frozen=True)
+class _Revocable(Generic[Found, Id]):
+    """A key, or an app's access: what its confirmation page and its revoking differ in."""
+
+    #: The path parameter that names it.
+    param: str
+    #: The 404's title and message when it is not (or no longer) the user's to revoke.
+    missing: tuple[str, str]
+    find: Callable[[Store, str, Id, datetime], Awaitable[Found]]
+    revoke: Callable[[Store, str, Id, datetime], Awaitable[object]]
+    #: The confirmation page's title, its form's action, and what it shows (key or access).
+    confirmation: Callable[[Found], dict[str, Any]]
 
 
-async def revoke_key(request: Request, visitor: Visitor) -> Response:
-    user_id, _form = await signed_in_form(request, visitor)
-    ctx = visitor.ctx
-    try:
-        await account.revoke_key(ctx.store, user_id, request.path_params["hash"], ctx.now())
-    except NotFound:
-        raise PageError(404, "No such key", "It may have been revoked already.") from None
-    return redirect(visitor, visitor.root + "/account")
+_KEY = _Revocable(
+    param="hash",
+    missing=("No such key", "It may have been revoked already."),
+    find=account.key_view,
+    revoke=account.revoke_key,
+    confirmation=lambda key: {
+        "title": f"Revoke the key “{key.record.label}”?",
+        "action": f"/account/keys/{key.hash}/revoke",
+        "key": key,
+        "access": None,
+    },
+)
+_APP = _Revocable(
+    param="app_id",
+    missing=("No such app", "It may hold no key of yours any more."),
+    find=account.app_keys,
+    revoke=account.revoke_app,
+    confirmation=lambda access: {
+        "title": f"Revoke access for {access.app.title}?",
+        "action": f"/account/apps/{access.app.id}/revoke",
+        "key": None,
+        "access": access,
+    },
+)
 
 
-async def revoke_app(request: Request, visitor: Visitor) -> Response:
-    user_id, _form = await signed_in_form(request, visitor)
-    ctx = visitor.ctx
-    try:
-        await account.revoke_app(ctx.store, user_id, request.path_params["app_id"], ctx.now())
-    except NotFound:
-        raise PageError(404, "No such app", "It may hold no key of yours any more.") from None
-    return redirect(visitor, visitor.root + "/account")
+def _confirm(what: _Revocable[Found, Id]) -> Handler:
+    async def confirm(request: Request, visitor: Visitor) -> Response:
+        """What Revoke leads to: what it revokes, named, and the form that revokes it. A GET,
+        so that following the link changes nothing."""
+        if visitor.user is None:
+            return sign_in_form(visitor, next_url="/account")
+        ctx = visitor.ctx
+        try:
+            found = await what.find(
+                ctx.store, visitor.user.id, request.path_params[what.param], ctx.now()
+            )
+        except NotFound:
+            raise PageError(404, *what.missing) from None
+        return render(visitor, "confirm_revoke.html", **what.confirmation(found))
+
+    return confirm
+
+
+def _revoke(what: _Revocable[Found, Id]) -> Handler:
+    async def revoke(request: Request, visitor: Visitor) -> Response:
+        user_id, _form = await signed_in_form(request, visitor)
+        ctx = visitor.ctx
+        try:
+            await what.revoke(ctx.store, user_id, request.path_params[what.param], ctx.now())
+        except NotFound:
+            raise PageError(404, *what.missing) from None
+        return redirect(visitor, visitor.root + "/account")
+
+    return revoke
+
+
+confirm_revoke_key = _confirm(_KEY)
+revoke_key = _revoke(_KEY)
+confirm_revoke_app = _confirm(_APP)
+revoke_app = _revoke(_APP)

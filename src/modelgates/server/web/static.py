@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 _STATIC = resources.files("modelgates.server.web") / "static"
-_STYLESHEET = (_STATIC / "modelgates.css").read_bytes()
-_COPY_SCRIPT = (_STATIC / "copy.js").read_bytes()
 
 
-async def stylesheet(_request: Request) -> Response:
-    return Response(_STYLESHEET, media_type="text/css")
+def _file(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+    body = (_STATIC / name).read_bytes()
+
+    async def endpoint(_request: Request) -> Response:
+        return Response(body, media_type=media_type)
+
+    return endpoint
 
 
-async def copy_script(_request: Request) -> Response:
-    return Response(_COPY_SCRIPT, media_type="text/javascript")
+stylesheet = _file("modelgates.css", "text/css")
+copy_script = _file("copy.js", "text/javascript")

@@ -8,6 +8,8 @@ and the SDK send ``*/*`` or ``application/json`` and keep getting JSON.
 
 from __future__ import annotations
 
+from typing import cast
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,7 +55,7 @@ def prefers_html(accept: str) -> bool:
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+    exc = cast(HTTPException, exc)  # Starlette calls this for HTTPException only
     if request.scope.get("path", "").startswith("/api/"):
         return await responses.on_http_exception(request, exc)
     page = _PAGES.get(exc.status_code)

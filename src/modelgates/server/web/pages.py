@@ -89,7 +89,8 @@ class Visitor:
         return "__Host-mg_browser" if self.secure else "mg_browser"
 
     def session_csrf(self) -> str:
-        assert self.session_token is not None
+        if self.session_token is None:
+            raise RuntimeError("a session's CSRF token for a visitor without a session")
         return sessions.csrf_token(self.session_token)
 
     def browser_csrf(self) -> str:

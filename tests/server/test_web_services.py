@@ -3,13 +3,16 @@ clock the test controls."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from modelgates import pkce
+from modelgates.models.oauth import CreateAuthCodeRequest
+from modelgates.models.problems import problems
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services import account, consent, secrets, sessions
 from modelgates.server.services.errors import InvalidInput, NotFound
@@ -133,6 +136,48 @@ def test_the_user_may_not_raise_or_remove_the_limit(asked: str | None, typed: st
     auth = consent.parse(query(limit=asked), T0)
     with pytest.raises(InvalidInput):
         consent.chosen_limit(auth, typed)
+
+
+# Amounts at and past each bound of the Money type, in the digits a URL or a person writes.
+LIMITS = [
+    "0",
+    "-0.000001",
+    "-1",
+    "0.123456",
+    "0.1234567",
+    "1000000000",
+    "1000000000.000001",
+    "5000000000000",
+    "1" + "0" * 30,
+]
+
+
+@pytest.mark.parametrize("text", LIMITS)
+def test_the_consent_page_refuses_the_limits_the_api_refuses_in_the_same_words(text: str) -> None:
+    def api() -> None:  # the API reads the same digits as a JSON number
+        CreateAuthCodeRequest.model_validate_json(
+            f'{{"callback_url": "https://app.example/cb", "limit": {text}}}'
+        )
+
+    def asked() -> None:  # the app's request
+        consent.parse(query(limit=text), T0)
+
+    def typed() -> None:  # the user's choice, where the app asked for no limit
+        consent.chosen_limit(consent.parse(query(), T0), text)
+
+    def refusal(attempt: Callable[[], None]) -> str | None:
+        try:
+            attempt()
+        except ValidationError as error:
+            return dict(problems(error))["limit"]
+        except consent.InvalidAuthRequest as error:
+            return dict(error.problems)["limit"]
+        except InvalidInput as error:
+            assert error.metadata is not None
+            return str(error.metadata["errors"][0]["message"])
+        return None
+
+    assert refusal(asked) == refusal(typed) == refusal(api)
 
 
 def test_redirects_keep_the_callbacks_query_and_add_state() -> None:

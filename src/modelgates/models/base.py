@@ -19,8 +19,10 @@ from pydantic import (
 )
 
 UsageLimitType = Literal["daily", "weekly", "monthly"]
+#: The longest key label (a key's name) accepted.
+MAX_KEY_LABEL_LENGTH = 100
 #: A key's label (its name): 1 to 100 characters.
-KeyLabel = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+KeyLabel = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LABEL_LENGTH)]
 
 #: The largest credit limit accepted, in USD: far above any real budget, far below float trouble.
 MAX_MONEY = Decimal(1_000_000_000)

@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import TypeAdapter, ValidationError
+
+from modelgates.models.base import MAX_KEY_LABEL_LENGTH, KeyLabel
 from modelgates.models.keys import KeyRecord
 from modelgates.server.services import keys
 from modelgates.server.services.errors import InvalidInput, NotFound
 from modelgates.server.store import AppRow, KeyRow, Store, Transaction
 
-MAX_KEY_NAME_LENGTH = 100
+_KEY_LABEL: TypeAdapter[str] = TypeAdapter(KeyLabel)
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,13 @@ async def create_management_key(
 ) -> keys.IssuedKey:
     """A management key of the user's own (shown once by the caller, then only its hash)."""
     name = name.strip()
-    if not 1 <= len(name) <= MAX_KEY_NAME_LENGTH or not name.isprintable():
-        raise InvalidInput("name", f"must be 1 to {MAX_KEY_NAME_LENGTH} printable characters")
+    try:
+        _KEY_LABEL.validate_python(name)  # the API's rule for a key's name
+        valid = name.isprintable()  # and the page's own: what it lists must be readable
+    except ValidationError:
+        valid = False
+    if not valid:
+        raise InvalidInput("name", f"must be 1 to {MAX_KEY_LABEL_LENGTH} printable characters")
     return await store.run(
         lambda tx: keys.insert_new_key(tx, user_id=user_id, label=name, now=now, is_management=True)
     )

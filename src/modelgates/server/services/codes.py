@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from modelgates import pkce
+from modelgates.models.base import MAX_KEY_LABEL_LENGTH
 from modelgates.models.oauth import CreateAuthCodeRequest, ExchangeAuthCodeRequest
 from modelgates.server.services import apps, keys, money, sealing, secrets
 from modelgates.server.services.errors import (
@@ -34,7 +35,6 @@ from modelgates.server.services.errors import (
 from modelgates.server.store import CodeRow, DuplicateError, KeyRow, Store, Transaction
 
 MAX_FAILED_ATTEMPTS = 5
-MAX_KEY_LABEL_LENGTH = 100  # the api_keys.label column's
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from modelgates.models.base import MAX_MONEY
+from modelgates.models.base import Money
 from modelgates.models.oauth import LOOPBACK_HOSTS, CreateAuthCodeRequest
+from modelgates.models.problems import describe
 from modelgates.server.services import apps, codes
 from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.store import Store
@@ -39,7 +40,9 @@ HEADLESS_APP = apps.AppIdentity(
 MAX_STATE_LENGTH = 2048
 _STATE = re.compile(r"[ -~]*")
 _PARAMETERS = (*CreateAuthCodeRequest.model_fields, "state")
+#: An amount as a URL or a person writes it: plain decimal digits (no exponent, no NaN).
 _AMOUNT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_MONEY: TypeAdapter[Decimal] = TypeAdapter(Money)
 # Only validates the other fields of a headless request; never stored nor shown.
 _NO_CALLBACK = "http://localhost/"
 
@@ -133,21 +136,17 @@ def parse(query: Sequence[tuple[str, str]], now: datetime) -> AuthRequest:
 
 
 def parse_amount(text: str) -> Decimal:
-    """An amount of USD typed by a person or put in a URL: ``5``, ``12.50``, ``$3``."""
+    """An amount of USD typed by a person or put in a URL: ``5``, ``12.50``, ``$3``. Only the
+    text's form is read here; whether the amount is one the API takes is the ``Money`` type's
+    rule (the API's own), so the page refuses exactly what the API refuses."""
     text = text.strip().removeprefix("$").strip()
     if _AMOUNT.fullmatch(text) is None:
         raise ValueError("must be an amount in USD, like 5 or 12.50")
     try:
-        amount = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
-        raise ValueError("must be an amount in USD, like 5 or 12.50") from None
-    if amount < 0:
-        raise ValueError("must not be negative")
-    if amount > MAX_MONEY:
-        raise ValueError(f"must be at most {MAX_MONEY} USD")
-    if amount != amount.quantize(Decimal("0.000001")):
-        raise ValueError("must have at most 6 decimal places")
-    return amount
+        return _MONEY.validate_python(Decimal(text))
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        raise ValueError(describe(first)) from None
 
 
 def identity_of(auth: AuthRequest) -> apps.AppIdentity:

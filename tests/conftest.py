@@ -25,6 +25,7 @@ import pytest
 import uvicorn
 
 from modelgates.models.endpoints import ENDPOINTS, Endpoint
+from modelgates.models.keys import CreateKeyRequest
 from modelgates.server.app import create_app
 from modelgates.server.services import keys, users
 from modelgates.server.settings import Settings
@@ -150,7 +151,11 @@ async def create_account(store: Store, *, management: bool = False) -> Account:
     email = f"user-{secrets.token_hex(6)}@example.com"
     user = await users.create_user(store, email, "correct horse battery", utcnow())
     issued = await keys.create_key_for_user(
-        store, email=email, name="own key", now=utcnow(), is_management=management
+        store,
+        email=email,
+        request=CreateKeyRequest(name="own key"),
+        now=utcnow(),
+        is_management=management,
     )
     return Account(email=email, user_id=user.id, key=issued.key, key_hash=issued.row.hash)
 

@@ -109,6 +109,28 @@ def test_refusals_are_one_line_errors(db: Path, args: tuple[str, ...], message: 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("flags", "refusal"),
+    [
+        (("--limit", "1e30"), "--limit: must be ≤ 1000000000"),  # was an OverflowError
+        (("--limit", "5e12"), "--limit: must be ≤ 1000000000"),  # was accepted
+        (("--limit", "0.1234567"), "--limit: must have no more than 6 decimal places"),
+        (("--limit", "NaN"), "--limit: must be a finite number"),
+        (("--name", "x" * 101), "--name: must have at most 100 characters"),
+        (("--expires", "9999-12-31T23:59:59-01:00"), "--expires: is out of range"),
+        (
+            ("--expires", "2030-01-01T00:00:00"),
+            "--expires: must carry a time zone, e.g. 2030-01-01T00:00:00Z",
+        ),
+    ],
+)
+def test_key_flags_the_api_refuses_are_one_line_errors_naming_the_flag(
+    db: Path, flags: tuple[str, ...], refusal: str
+) -> None:
+    result = modelgates("keys", "create", "--user", "a@example.com", "--name", "x", *flags, db=db)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"modelgates: {refusal}\n")
+
+
 def test_short_password_is_refused(db: Path) -> None:
     result = modelgates(
         "users", "create", "bob@example.com", "--password-stdin", db=db, stdin="short\n"

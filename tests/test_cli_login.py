@@ -100,6 +100,23 @@ def test_login_passes_the_flags_and_prints_the_key_once(
     assert call["headless"] is True and call["timeout"] == 300
 
 
+@pytest.mark.parametrize(
+    ("limit", "refusal"),
+    [
+        ("1e30", "must be ≤ 1000000000"),
+        ("5e12", "must be ≤ 1000000000"),
+        ("0.1234567", "must have no more than 6 decimal places"),
+        ("-1", "must be ≥ 0"),
+    ],
+)
+def test_login_refuses_a_limit_the_api_refuses_in_one_line_before_signing_in(
+    logins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], limit: str, refusal: str
+) -> None:
+    assert main(["login", "--server", "http://127.0.0.1:1", "--limit", limit]) == 1
+    assert capsys.readouterr() == ("", f"modelgates: --limit: {refusal}\n")
+    assert logins == []  # nobody was sent to a browser for nothing
+
+
 def test_save_refuses_an_existing_file_before_signing_in_unless_forced(
     logins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -16,17 +16,21 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
+
+from modelgates.models.base import UsageLimitType
 
 if TYPE_CHECKING:
     import socket
 
+    from pydantic import BaseModel
     from sqlalchemy.exc import DBAPIError
 
     from modelgates.server.settings import Settings
     from modelgates.server.store import KeyRow, Store
 
 T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
 
 
 class CommandError(Exception):
@@ -97,11 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_key.add_argument("--limit", type=_usd, metavar="USD", help="credit limit in USD")
     create_key.add_argument(
-        "--reset", choices=["daily", "weekly", "monthly"], help="the limit resets on this interval"
+        "--reset", choices=get_args(UsageLimitType), help="the limit resets on this interval"
     )
-    create_key.add_argument(
-        "--expires", type=_timestamp, metavar="WHEN", help="expiry, e.g. 2030-01-01T00:00:00Z"
-    )
+    create_key.add_argument("--expires", metavar="WHEN", help="expiry, e.g. 2030-01-01T00:00:00Z")
     create_key.set_defaults(run=_keys_create)
     list_keys = keys.add_parser("list", parents=[database], help="list a user's keys")
     list_keys.add_argument("--user", required=True, metavar="EMAIL")
@@ -170,23 +172,45 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _usd(text: str) -> Decimal:
+    """An amount as typed (``2.5``, ``1e3``). Only the form is read here: which amounts are
+    allowed is the ``Money`` type's rule, checked with the rest of the request."""
     try:
-        value = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -6:  # type: ignore[operator]
-        raise argparse.ArgumentTypeError("must be a number ≥ 0 with at most 6 decimal places")
-    return value
 
 
-def _timestamp(text: str) -> datetime:
+def _from_flags(model: type[M], flags: dict[str, tuple[str, Any]]) -> M:
+    """``model`` from the flags given (``field: (flag, value)``), or its refusal in one line
+    naming each flag: the API's rules, not a copy of them."""
+    from pydantic import ValidationError
+
+    from modelgates.models.problems import problems
+
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError("give a time zone, e.g. 2030-01-01T00:00:00Z")
-    return value.astimezone(timezone.utc)
+        return model.model_validate(
+            {field: value for field, (_, value) in flags.items() if value is not None}
+        )
+    except ValidationError as error:
+        named = {field: flag for field, (flag, _) in flags.items()}
+        raise CommandError(
+            "; ".join(f"{named.get(field, field)}: {what}" for field, what in problems(error))
+        ) from None
+
+
+def _money(flag: str, amount: Decimal | None) -> Decimal | None:
+    """``amount`` if the API takes it as an amount of USD, else a one-line refusal."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from modelgates.models.base import Money
+    from modelgates.models.problems import describe
+
+    if amount is None:
+        return None
+    try:
+        return TypeAdapter(Money).validate_python(amount)
+    except ValidationError as error:
+        raise CommandError(f"{flag}: {describe(error.errors()[0])}") from None
 
 
 def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
@@ -431,18 +455,22 @@ def _users_create(args: argparse.Namespace) -> None:
 
 
 def _keys_create(args: argparse.Namespace) -> None:
+    from modelgates.models.keys import CreateKeyRequest
     from modelgates.server.services import keys
+
+    request = _from_flags(
+        CreateKeyRequest,
+        {
+            "name": ("--name", args.name),
+            "limit": ("--limit", args.limit),
+            "limit_reset": ("--reset", args.reset),
+            "expires_at": ("--expires", args.expires),
+        },
+    )
 
     async def create(store: Store) -> tuple[keys.IssuedKey, str]:
         issued = await keys.create_key_for_user(
-            store,
-            email=args.user,
-            name=args.name,
-            now=_now(),
-            is_management=args.management,
-            limit=args.limit,
-            limit_reset=args.reset,
-            expires_at=args.expires,
+            store, email=args.user, request=request, now=_now(), is_management=args.management
         )
         return issued, _named(*await keys.owner_of(store, issued.row.hash))
 
@@ -527,16 +555,19 @@ def _login(args: argparse.Namespace) -> None:
     import socket
 
     from modelgates.errors import LoginCancelledError, ModelGatesError
+    from modelgates.models.base import MAX_KEY_LABEL_LENGTH
     from modelgates.signin import login
 
+    limit = _money("--limit", args.limit)
+    label = args.label or f"modelgates CLI on {socket.gethostname()}"[:MAX_KEY_LABEL_LENGTH]
     if args.save is not None:
         _check_save_path(args.save, replace=args.force)  # before anyone approves anything
     try:
         result = login(
             server_url=args.server,
             app_title="modelgates CLI",
-            limit=args.limit,
-            key_label=args.label or f"modelgates CLI on {socket.gethostname()}"[:100],
+            limit=limit,
+            key_label=label,
             timeout=args.timeout,
             headless=args.no_browser,
         )

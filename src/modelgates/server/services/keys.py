@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from modelgates.models.keys import (
@@ -63,21 +62,13 @@ async def create_key_for_user(
     store: Store,
     *,
     email: str,
-    name: str,
+    request: CreateKeyRequest,
     now: datetime,
     is_management: bool = False,
-    limit: Decimal | None = None,
-    limit_reset: str | None = None,
-    expires_at: datetime | None = None,
 ) -> IssuedKey:
-    """A key an operator makes for a user (the CLI's ``keys create``)."""
-    if not 1 <= len(name) <= 100:
-        raise InvalidInput("name", "must be 1 to 100 characters")
-    if limit is not None and not (limit.is_finite() and limit >= 0):
-        raise InvalidInput("limit", "must be a number ≥ 0")
-    if limit_reset not in (None, "daily", "weekly", "monthly"):
-        raise InvalidInput("limit_reset", "must be daily, weekly or monthly")
-    _check_future(expires_at, now)
+    """A key an operator makes for a user (the CLI's ``keys create``): the management API's
+    request, so the API's rules (the wire model's) hold for it too."""
+    _check_future(request.expires_at, now)
 
     def create(tx: Transaction) -> IssuedKey:
         user = tx.users.by_email(email.strip().lower())
@@ -86,12 +77,12 @@ async def create_key_for_user(
         return insert_new_key(
             tx,
             user_id=user.id,
-            label=name,
+            label=request.name,
             now=now,
             is_management=is_management,
-            limit_micros=None if limit is None else money.to_micros(limit),
-            limit_reset=limit_reset,
-            expires_at=expires_at,
+            limit_micros=None if request.limit is None else money.to_micros(request.limit),
+            limit_reset=request.limit_reset,
+            expires_at=request.expires_at,
         )
 
     return await store.run(create)

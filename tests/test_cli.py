@@ -408,3 +408,41 @@ def test_administration_refuses_a_database_not_migrated(
     )
     listed = modelgates(*args, db=tmp_path / "unused.db")
     assert listed.returncode == 1 and "no user with e-mail a@example.com" in listed.stderr
+
+
+# The [server] extra's packages (pyproject.toml), as Python imports them.
+SERVER_PACKAGES = (
+    "starlette", "uvicorn", "sqlalchemy", "psycopg", "alembic", "argon2", "cryptography",
+    "jinja2", "limits", "redis", "prometheus_client",
+)  # fmt: skip
+
+
+def without(modules: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command in a Python where importing any of ``modules`` fails as if not installed."""
+    script = (
+        f"import sys\nfor name in {modules!r}: sys.modules[name] = None\n"
+        "from modelgates.cli import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELGATES_")}
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_the_sdk_commands_need_no_server() -> None:
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, modelgates.cli, modelgates.cli.client\n"
+         "print([m for m in sys.modules if m.split('.')[0] in sys.argv[1:]\n"
+         "       or m.startswith('modelgates.server')])", *SERVER_PACKAGES],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert imported.stdout == "[]\n"
+    assert without(SERVER_PACKAGES, "--help").returncode == 0
+    whoami = without(SERVER_PACKAGES, "whoami")
+    assert (whoami.returncode, whoami.stderr) == (
+        1,
+        "modelgates: no key: give --key-file PATH, or set MODELGATES_API_KEY\n",
+    )
+    login = without(SERVER_PACKAGES, "login", "--server", "http://127.0.0.1:1", "--limit", "-1")
+    assert (login.returncode, login.stderr) == (1, "modelgates: --limit: must be ≥ 0\n")

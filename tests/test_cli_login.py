@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from modelgates import LoginResult, signin
-from modelgates.cli import _revoke_quietly, _save_secret, main
+from modelgates.cli import main
+from modelgates.cli.client import _revoke_quietly, _save_secret
 from tests.conftest import Account, LiveServer, new_account
 from tests.sdk.scripted_server import ScriptedServer
 from tests.sdk.test_sdk_transport import refused_url
@@ -140,7 +141,7 @@ def test_a_key_that_cannot_be_saved_is_revoked_not_lost_silently(
 ) -> None:
     revoked: list[tuple[str | None, str]] = []
     monkeypatch.setattr(
-        "modelgates.cli._revoke_quietly", lambda server, key: revoked.append((server, key))
+        "modelgates.cli.client._revoke_quietly", lambda server, key: revoked.append((server, key))
     )
     directory = tmp_path / "keys"
     directory.mkdir()

@@ -417,20 +417,35 @@ SERVER_PACKAGES = (
 )  # fmt: skip
 
 
-def without(modules: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
-    """The command in a Python where importing any of ``modules`` fails as if not installed."""
-    script = (
-        f"import sys\nfor name in {modules!r}: sys.modules[name] = None\n"
-        "from modelgates.cli import main\nsys.exit(main(sys.argv[1:]))"
-    )
+# Run first in the child: each named module fails to import as one not installed fails.
+NOT_INSTALLED = """
+import sys
+
+class NotInstalled:
+    def __init__(self, names):
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NotInstalled(sys.argv.pop(1).split(",")))
+from modelgates.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def without(modules: tuple[str, ...], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The command in a Python where none of ``modules`` is installed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELGATES_")}
     return subprocess.run(
-        [sys.executable, "-c", script, *args],
-        capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL,
+        [sys.executable, "-c", NOT_INSTALLED, ",".join(modules), *args],
+        capture_output=True, text=True, timeout=60, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
 
-def test_the_sdk_commands_need_no_server() -> None:
+def test_the_sdk_commands_need_no_server(tmp_path: Path) -> None:
     imported = subprocess.run(
         [sys.executable, "-c", "import sys, modelgates.cli, modelgates.cli.client\n"
          "print([m for m in sys.modules if m.split('.')[0] in sys.argv[1:]\n"
@@ -438,11 +453,50 @@ def test_the_sdk_commands_need_no_server() -> None:
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert imported.stdout == "[]\n"
-    assert without(SERVER_PACKAGES, "--help").returncode == 0
-    whoami = without(SERVER_PACKAGES, "whoami")
+    assert without(SERVER_PACKAGES, "--help", cwd=tmp_path).returncode == 0
+    whoami = without(SERVER_PACKAGES, "whoami", cwd=tmp_path)
     assert (whoami.returncode, whoami.stderr) == (
         1,
         "modelgates: no key: give --key-file PATH, or set MODELGATES_API_KEY\n",
     )
-    login = without(SERVER_PACKAGES, "login", "--server", "http://127.0.0.1:1", "--limit", "-1")
+    login = without(
+        SERVER_PACKAGES, "login", "--server", "http://127.0.0.1:1", "--limit", "-1", cwd=tmp_path
+    )
     assert (login.returncode, login.stderr) == (1, "modelgates: --limit: must be ≥ 0\n")
+
+
+@pytest.mark.parametrize(
+    ("package", "args"),
+    [
+        *((package, ("keys", "list", "--user", "a@example.com")) for package in
+          ("sqlalchemy", "alembic", "argon2", "limits")),
+        *((package, ("serve", "--port", "0")) for package in
+          ("uvicorn", "starlette", "prometheus_client")),
+    ],
+)  # fmt: skip
+def test_administration_without_the_server_extra_says_to_install_it(
+    tmp_path: Path, package: str, args: tuple[str, ...]
+) -> None:
+    result = without((package,), *args, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"modelgates: {package} is missing; "
+        "install the server with: pip install 'modelgates[server]'\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # it stopped before making anything
+
+
+@pytest.mark.parametrize(
+    ("module", "error"),
+    [
+        # Modules of ours not found, and a part of an installed package: bugs, not the extra.
+        ("modelgates.server.store.migrate", "ModuleNotFoundError: No module named"),
+        ("modelgates.server.services.audit", "ImportError: cannot import name 'audit'"),
+        ("sqlalchemy.engine", "ModuleNotFoundError: No module named 'sqlalchemy.engine'"),
+    ],
+)
+def test_any_other_import_error_is_shown_whole(tmp_path: Path, module: str, error: str) -> None:
+    result = without((module,), "keys", "list", "--user", "a@example.com", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Traceback (most recent call last):\n")
+    assert f"\n{error}" in result.stderr and "modelgates[server]" not in result.stderr

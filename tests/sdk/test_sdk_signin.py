@@ -120,6 +120,16 @@ def assert_free(port: int) -> None:
         again.listen()
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_as_in_a_terminal() -> Iterator[None]:
+    """Python's own Ctrl+C handler, as a program started from a terminal has it. A test run
+    started in the background by a shell without job control (a CI script's ``cmd &``) inherits
+    SIGINT ignored, and a program that ignores Ctrl+C rightly gets no Ctrl+C."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.fixture
 def exchange(server: ScriptedServer) -> ScriptedServer:
     server.answer(200, EXCHANGED)

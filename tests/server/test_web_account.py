@@ -3,6 +3,7 @@ their own keys; and sign-up where the operator allows it."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,7 @@ from tests.server.pages import (
     csrf_of,
     fast_password_hashing,
 )
+from tests.server.test_audit import events_of
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -109,6 +111,12 @@ def test_revoking_a_key_makes_it_401(
     assert revoked.headers["location"] == "/account"
     assert key_status(live_server, key) == 401
     assert "Doomed key" not in signed_in.get("/account").text
+    (event,) = events_of(
+        live_server.database_url,
+        event="key_deleted",
+        key_hash=hashlib.sha256(key.encode()).hexdigest(),
+    )
+    assert (event["user_id"], event["detail"]) == (user.user_id, "account")
 
 
 def test_the_confirmation_says_which_key_and_which_app(
@@ -155,6 +163,9 @@ def test_revoking_an_app_revokes_all_its_keys(
     assert [key_status(live_server, key) for key in keys] == [200, 200]
     assert signed_in.post(link.group(1), {"csrf": csrf_of(page)}).status_code == 303
     assert [key_status(live_server, key) for key in keys] == [401, 401]
+    deleted = events_of(live_server.database_url, event="key_deleted", detail="account")
+    hashes = {hashlib.sha256(key.encode()).hexdigest() for key in keys}
+    assert hashes <= {event["key_hash"] for event in deleted}  # each key, in the audit trail
 
 
 def test_another_users_key_cannot_be_revoked(

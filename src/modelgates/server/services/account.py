@@ -115,6 +115,7 @@ async def revoke_key(store: Store, user_id: str, key_hash: str, now: datetime) -
         row = tx.keys.by_hash(key_hash)
         if row is None or row.user_id != user_id or not tx.keys.revoke(row.id, now):
             raise NotFound("No such key.")
+        tx.audit.record("key_deleted", now, user_id=user_id, key_hash=row.hash, detail="account")
         return row
 
     return await store.run(revoke)
@@ -122,7 +123,21 @@ async def revoke_key(store: Store, user_id: str, key_hash: str, now: datetime) -
 
 async def revoke_app(store: Store, user_id: str, app_id: int, now: datetime) -> int:
     """Revoke every key of the user's that the app holds; how many."""
-    revoked = await store.run(lambda tx: tx.keys.revoke_held_by_app(user_id, app_id, now))
+
+    def revoke(tx: Transaction) -> int:
+        hashes = tx.keys.revoke_held_by_app(user_id, app_id, now)
+        for revoked in hashes:
+            tx.audit.record(
+                "key_deleted",
+                now,
+                user_id=user_id,
+                key_hash=revoked,
+                app_id=app_id,
+                detail="account",
+            )
+        return len(hashes)
+
+    revoked = await store.run(revoke)
     if revoked == 0:
         raise NotFound("No app of yours with that id holds a key.")
     return revoked

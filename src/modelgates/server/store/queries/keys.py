@@ -145,8 +145,8 @@ class Keys:
         """Revoke a key that is not revoked yet; whether this call did it."""
         return self._c.execute(_REVOKE, {"key_id": key_id, "now": now}).rowcount == 1
 
-    def revoke_held_by_app(self, user_id: str, app_id: int, now: datetime) -> int:
-        """Revoke every unrevoked key of ``user_id`` held by ``app_id``; how many."""
+    def revoke_held_by_app(self, user_id: str, app_id: int, now: datetime) -> list[str]:
+        """Revoke every unrevoked key of ``user_id`` held by ``app_id``; their hashes."""
         result = self._c.execute(
             update(api_keys)
             .where(
@@ -155,5 +155,6 @@ class Keys:
                 api_keys.c.revoked_at.is_(None),
             )
             .values(revoked_at=now)
+            .returning(api_keys.c.hash)
         )
-        return int(result.rowcount)
+        return [row.hash for row in result]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from modelgates import pkce
+from modelgates.models.base import MAX_KEY_LABEL_LENGTH
 from modelgates.server.settings import Settings
 from tests.conftest import Account, LiveServer, free_port, new_account, start_server
 from tests.server.pages import (
@@ -305,3 +306,8 @@ def test_sign_up_needs_the_csrf_token(open_server: str) -> None:
         data={"email": "forged@example.com", "password": "a long password"},
     )
     assert refused.status_code == 403
+
+
+def test_the_key_name_field_takes_what_the_api_takes(signed_in: PageClient) -> None:
+    page = signed_in.get("/account").text
+    assert f'name="name" type="text" maxlength="{MAX_KEY_LABEL_LENGTH}"' in page

@@ -16,6 +16,7 @@ import jinja2
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from modelgates.models.base import MAX_KEY_LABEL_LENGTH
 from modelgates.server.api.context import AppContext, context_of
 from modelgates.server.services import consent, sessions
 from modelgates.server.services.errors import InvalidInput, ServiceError
@@ -31,6 +32,8 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# The wire models' limits, for the forms' own attributes (maxlength).
+_env.globals["max_key_label_length"] = MAX_KEY_LABEL_LENGTH
 
 
 def _when(value: datetime | None) -> str:

@@ -136,7 +136,7 @@ class Call(Generic[ResponseT]):
             problems = exc.errors(include_url=False, include_input=False)
             where = ", ".join(".".join(str(p) for p in d["loc"]) or "(body)" for d in problems)
             raise errors.ResponseValidationError(
-                f"the {outcome.status_code} answer of {self._endpoint.name} does not match "
+                f"the {outcome.status_code} answer of {self._endpoint.operation_id} does not match "
                 f"{model.__name__} (at {where})",
                 status_code=outcome.status_code,
                 headers=outcome.headers,

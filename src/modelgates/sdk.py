@@ -49,13 +49,16 @@ class CodeChallenge:
 
 
 class _Lazy(ModuleType):
-    """A module imported on first attribute access."""
+    """A module imported on first attribute access. What it finds is kept, so that a later
+    access is an ordinary attribute (``__getattr__`` runs only for missing ones)."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
 
     def __getattr__(self, attribute: str) -> Any:
-        return getattr(importlib.import_module(self.__name__), attribute)
+        value = getattr(importlib.import_module(self.__name__), attribute)
+        setattr(self, attribute, value)
+        return value
 
 
 if not TYPE_CHECKING:
@@ -76,7 +79,6 @@ class _Method(Generic[P, R]):
 
     def __init__(self, load: Callable[[], Callable[Concatenate[ModelGatesCore, P], Result[R]]]):
         self._load = load
-        self._function: Callable[Concatenate[ModelGatesCore, P], Result[R]] | None = None
 
     @overload
     def __get__(self, namespace: None, owner: type[Any]) -> _Method[P, R]: ...
@@ -87,16 +89,12 @@ class _Method(Generic[P, R]):
     ) -> _Method[P, R] | Callable[P, R]:
         if namespace is None:
             return self
-        function, core = self._function or self._loaded(), namespace._core
+        function, core = self._load(), namespace._core
 
         def method(*args: P.args, **params: P.kwargs) -> R:
             return function(core, *args, **params).unwrap()
 
         return method
-
-    def _loaded(self) -> Callable[Concatenate[ModelGatesCore, P], Result[R]]:
-        self._function = self._load()
-        return self._function
 
 
 class _AsyncMethod(Generic[P, R]):
@@ -109,9 +107,6 @@ class _AsyncMethod(Generic[P, R]):
         ],
     ):
         self._load = load
-        self._function: (
-            Callable[Concatenate[ModelGatesCore, P], Coroutine[Any, Any, Result[R]]] | None
-        ) = None
 
     @overload
     def __get__(self, namespace: None, owner: type[Any]) -> _AsyncMethod[P, R]: ...
@@ -124,16 +119,12 @@ class _AsyncMethod(Generic[P, R]):
     ) -> _AsyncMethod[P, R] | Callable[P, Coroutine[Any, Any, R]]:
         if namespace is None:
             return self
-        function, core = self._function or self._loaded(), namespace._core
+        function, core = self._load(), namespace._core
 
         async def method(*args: P.args, **params: P.kwargs) -> R:
             return (await function(core, *args, **params)).unwrap()
 
         return method
-
-    def _loaded(self) -> Callable[Concatenate[ModelGatesCore, P], Coroutine[Any, Any, Result[R]]]:
-        self._function = self._load()
-        return self._function
 
 
 class OAuth(_Namespace):

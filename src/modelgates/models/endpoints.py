@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, RootModel
 
+from modelgates.core import API_PATH
 from modelgates.models.keys import (
     CreateKeyRequest,
     CreateKeyResponse,
@@ -36,7 +37,8 @@ from modelgates.models.usage import RecordUsageRequest, RecordUsageResponse
 
 __all__ = ["API_PREFIX", "ENDPOINTS", "Auth", "Endpoint", "OpenApiDocument", "Retry"]
 
-API_PREFIX = "/api/v1"
+#: Where the API lives on a server's site: the SDK's own rule for server URLs, shared.
+API_PREFIX = API_PATH
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
@@ -83,10 +85,6 @@ class Endpoint(Generic[ResponseT]):
     @property
     def full_path(self) -> str:
         return API_PREFIX + self.path
-
-    @property
-    def name(self) -> str:
-        return self.operation_id
 
     @property
     def idempotency_key(self) -> bool:

@@ -37,9 +37,22 @@ def describe(item: ErrorDetails) -> str:
 def problems(error: ValidationError) -> list[tuple[str, str]]:
     """Each ``(field, what is wrong)`` the model found, never the offending value."""
     return [
-        (".".join(str(part) for part in item["loc"]), describe(item))
+        (_field(item, ""), describe(item))
         for item in error.errors(include_input=False, include_url=False)
     ]
+
+
+def as_reported(error: ValidationError, whole: str) -> list[tuple[str, str]]:
+    """Each ``(field, message)`` in pydantic's own words (as the API answers them), never the
+    offending value; ``whole`` names a problem of the whole input."""
+    return [
+        (_field(item, whole), item["msg"].removeprefix("Value error, "))
+        for item in error.errors(include_input=False, include_url=False)
+    ]
+
+
+def _field(item: ErrorDetails, whole: str) -> str:
+    return ".".join(str(part) for part in item["loc"]) or whole
 
 
 def _number(value: Any) -> str:

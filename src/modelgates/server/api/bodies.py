@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
+from modelgates.models.problems import as_reported
 from modelgates.server.services.errors import ServiceError
 
 M = TypeVar("M", bound=BaseModel)
@@ -30,12 +31,9 @@ def invalid_fields(problems: list[dict[str, str]]) -> BodyRejected:
 
 def invalid_body(error: ValidationError) -> ServiceError:
     """A 400 naming each offending field and why, never the offending value (it may be a secret)."""
-    problems = []
-    for item in error.errors(include_input=False, include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
-        message = item["msg"].removeprefix("Value error, ")
-        problems.append({"field": field, "message": message})
-    return invalid_fields(problems)
+    return invalid_fields(
+        [{"field": field, "message": message} for field, message in as_reported(error, "body")]
+    )
 
 
 async def read_model(request: Request, model: type[M], max_bytes: int) -> M:

@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from modelgates.models.base import Money
 from modelgates.models.oauth import LOOPBACK_HOSTS, CreateAuthCodeRequest
-from modelgates.models.problems import describe
+from modelgates.models.problems import as_reported, describe
 from modelgates.server.services import apps, codes
 from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.store import Store
@@ -125,9 +125,7 @@ def parse(query: Sequence[tuple[str, str]], now: datetime) -> AuthRequest:
     try:
         request = CreateAuthCodeRequest.model_validate(values)
     except ValidationError as error:
-        for item in error.errors(include_input=False, include_url=False):
-            name = ".".join(str(part) for part in item["loc"]) or "query"
-            problems.append((name, item["msg"].removeprefix("Value error, ")))
+        problems.extend(as_reported(error, "query"))
     if request is not None and request.expires_at is not None and request.expires_at <= now:
         problems.append(("expires_at", "must be in the future"))
     if problems or request is None:

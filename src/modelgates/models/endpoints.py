@@ -16,6 +16,14 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, RootModel
 
 from modelgates.core import API_PATH
+from modelgates.models.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    GenerationQuery,
+    GenerationResponse,
+    ModelList,
+)
 from modelgates.models.keys import (
     CreateKeyRequest,
     CreateKeyResponse,
@@ -81,6 +89,8 @@ class Endpoint(Generic[ResponseT]):
     errors: tuple[int, ...] = ()
     #: It reads or writes the database (and so may answer 503 while that is away).
     uses_store: bool = True
+    #: With ``"stream": true`` it answers server-sent events, each ``data:`` one of these.
+    event_stream: type[BaseModel] | None = None
 
     @property
     def full_path(self) -> str:
@@ -256,6 +266,51 @@ RECORD_USAGE = Endpoint(
     request=RecordUsageRequest,
     errors=(402, 404, 409),
 )
+CHAT_COMPLETIONS = Endpoint(
+    "createChatCompletion",
+    "POST",
+    "/chat/completions",
+    ChatCompletion,
+    auth="key",
+    tag="Gateway",
+    summary="A chat completion from one of the operator's models, charged to the key",
+    description='OpenAI\'s Chat Completions format; with `"stream": true` server-sent events '
+    "ending with `data: [DONE]`. The request's worst case is held against the key's limit "
+    "before it is forwarded and settled to its actual cost (`usage.cost`) after. 402: not "
+    "even the smallest answer fits what the limit leaves (`metadata.limit_remaining`). "
+    "502: the provider is unreachable; 504: it did not answer in time; its own 4XX/5XX are "
+    "passed on with its status (`metadata.provider_error`). 503: no providers configured.",
+    request=ChatCompletionRequest,
+    # A repeat is a second completion, charged again.
+    retry="unsent_only",
+    cors=True,
+    errors=(402, 429, 502, 504),
+    event_stream=ChatCompletionChunk,
+)
+LIST_MODELS = Endpoint(
+    "listModels",
+    "GET",
+    "/models",
+    ModelList,
+    auth="none",
+    tag="Gateway",
+    summary="The models the operator's providers serve, with their prices",
+    cors=True,
+    uses_store=False,
+)
+GET_GENERATION = Endpoint(
+    "getGeneration",
+    "GET",
+    "/generation",
+    GenerationResponse,
+    auth="key",
+    tag="Gateway",
+    summary="The calling key's record of one of its completions",
+    description="`id` is the completion's `id`. 404 for an unknown id or another key's.",
+    query=GenerationQuery,
+    cors=True,
+    errors=(404,),
+)
 
 #: Every endpoint of the JSON API.
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
@@ -270,5 +325,8 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
     UPDATE_KEY,
     DELETE_KEY,
     RECORD_USAGE,
+    CHAT_COMPLETIONS,
+    LIST_MODELS,
+    GET_GENERATION,
     GET_OPENAPI_DOCUMENT,
 )

@@ -9,8 +9,10 @@ import hmac
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
+import httpx
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,11 +27,13 @@ from modelgates.server.api.headers import ApiHeaders
 from modelgates.server.api.health import readyz
 from modelgates.server.api.responses import EXCEPTION_HANDLERS, error_response
 from modelgates.server.api.routing import api_routes
+from modelgates.server.gateway.completions import Gateway
+from modelgates.server.gateway.providers import empty_catalogue, load_catalogue
 from modelgates.server.observability import Metrics, RequestLog, configure_logging
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.secret import server_secret
-from modelgates.server.services import codes
-from modelgates.server.settings import Settings
+from modelgates.server.services import ceiling, codes
+from modelgates.server.settings import Settings, provider_key
 from modelgates.server.store import Store
 from modelgates.server.web import PageHeaders
 from modelgates.server.web import errors as web_errors
@@ -37,8 +41,11 @@ from modelgates.server.web import routes as web_routes
 
 logger = logging.getLogger("modelgates.server")
 
-#: How often expired codes' sealed keys are forgotten.
+#: How often expired codes' sealed keys are forgotten, and abandoned holds settled.
 SWEEP_INTERVAL_SECONDS = 60.0
+#: How long past a request's longest possible life its hold is left before the sweeper takes
+#: its process for dead.
+ABANDONED_HOLD_GRACE_SECONDS = 60.0
 
 
 async def healthz(_request: Request) -> Response:
@@ -52,8 +59,19 @@ async def healthz(_request: Request) -> Response:
 SWITCH_INTERVAL_SECONDS = 0.0001
 
 
-def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS) -> Starlette:
-    """The app; ``endpoints`` is the JSON API it serves (the table's, unless a test adds one)."""
+def create_app(
+    settings: Settings,
+    endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS,
+    provider_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The app; ``endpoints`` is the JSON API it serves (the table's, unless a test adds one).
+    ProvidersError when the providers file cannot be served."""
+    catalogue = (
+        load_catalogue(settings.providers_file, provider_key)
+        if settings.providers_file
+        else empty_catalogue()
+    )
+    gateway = Gateway(catalogue, provider_transport)
     store = Store.open(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -66,6 +84,7 @@ def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOI
         store=store,
         limiter=RateLimiter(settings.redis_url),
         secret=server_secret(settings),
+        gateway=gateway,
         now=utcnow,
         endpoints=endpoints,
     )
@@ -80,6 +99,7 @@ def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOI
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await gateway.aclose()
             await store.close()
 
     routes = [
@@ -138,7 +158,24 @@ def _metrics_endpoint(token: str, metrics: Metrics) -> Callable[[Request], Await
 async def _sweep_forever(context: AppContext) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
-        try:
-            await codes.forget_expired_secrets(context.store, context.now())
-        except Exception:  # a passing database outage must not end the sweeper
-            logger.exception("sweeping expired codes failed")
+        await sweep(context)
+
+
+async def sweep(context: AppContext) -> None:
+    """Forget expired codes' secrets; settle the holds of requests whose process died (any
+    process may: a hold is settled once, by whoever comes first)."""
+    try:
+        await codes.forget_expired_secrets(context.store, context.now())
+    except Exception:  # a passing database outage must not end the sweeper
+        logger.exception("sweeping expired codes failed")
+    try:
+        # A process without providers still settles others' holds: at the longest a providers
+        # file allows (twice a timeout of an hour).
+        longest = context.gateway.longest_request_seconds or 2 * 3600.0
+        await ceiling.abandon_stale(
+            context.store,
+            context.now(),
+            timedelta(seconds=longest + ABANDONED_HOLD_GRACE_SECONDS),
+        )
+    except Exception:
+        logger.exception("settling abandoned holds failed")

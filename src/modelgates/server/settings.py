@@ -56,6 +56,10 @@ class Settings:
     #: codes created per key.
     rate_limit_exchange: str = "120/minute"
     rate_limit_create_code: str = "60/minute"
+    #: The operator's providers file (TOML, docs/gateway.md); empty: the gateway serves no models.
+    providers_file: str = ""
+    #: Chat completion bodies (prompts) may be larger than other bodies, up to this.
+    max_chat_body_bytes: int = 4 * 1024 * 1024
     #: A bearer token that unlocks ``GET /metrics`` (Prometheus); empty: metrics are off.
     metrics_token: str = ""
 
@@ -68,8 +72,18 @@ class Settings:
             )
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port {self.port} is out of range")
-        if self.code_ttl_seconds <= 0 or self.max_body_bytes <= 0 or self.db_pool_size <= 0:
-            raise SettingsError("code_ttl_seconds, max_body_bytes and db_pool_size must be > 0")
+        if (
+            min(
+                self.code_ttl_seconds,
+                self.max_body_bytes,
+                self.max_chat_body_bytes,
+                self.db_pool_size,
+            )
+            <= 0
+        ):
+            raise SettingsError(
+                "code_ttl_seconds, max_body_bytes, max_chat_body_bytes and db_pool_size must be > 0"
+            )
         if self.db_pool_timeout_seconds <= 0 or self.db_connect_timeout_seconds <= 0:
             raise SettingsError(
                 "db_pool_timeout_seconds and db_connect_timeout_seconds must be > 0"
@@ -123,6 +137,12 @@ def _parse(name: str, type_name: object, raw: str) -> object:
             raise SettingsError(f"MODELGATES_{name.upper()} must be true or false")
         return raw.lower() in _TRUE
     return raw
+
+
+def provider_key(variable: str) -> str | None:
+    """A provider's API key, from the environment variable the providers file names: the one
+    setting read by a name the operator chose, and never kept in :class:`Settings`."""
+    return os.environ.get(variable)
 
 
 def is_rate_rule(rule: str) -> bool:

@@ -37,6 +37,17 @@ def invalid_body(error: ValidationError) -> ServiceError:
 
 
 async def read_model(request: Request, model: type[M], max_bytes: int) -> M:
+    raw = await read_json_bytes(request, max_bytes)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise BodyRejected(400, "The body is not valid JSON.") from None
+        raise invalid_body(error) from None
+
+
+async def read_json_bytes(request: Request, max_bytes: int) -> bytes:
+    """The body of a request sent as JSON, not empty and at most ``max_bytes``, unparsed."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise BodyRejected(415, "The body must be JSON, sent with Content-Type: application/json.")
@@ -53,9 +64,4 @@ async def read_model(request: Request, model: type[M], max_bytes: int) -> M:
         raise BodyRejected(400, "The request body was cut short.") from None
     if not raw.strip():
         raise BodyRejected(400, "The body is empty; send a JSON object.")
-    try:
-        return model.model_validate_json(bytes(raw))
-    except ValidationError as error:
-        if any(item["type"] == "json_invalid" for item in error.errors()):
-            raise BodyRejected(400, "The body is not valid JSON.") from None
-        raise invalid_body(error) from None
+    return bytes(raw)

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from modelgates.models.endpoints import ENDPOINTS, Endpoint
+from modelgates.server.gateway.completions import Gateway
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services.errors import TooManyRequests
 from modelgates.server.settings import Settings
@@ -27,6 +28,8 @@ class AppContext:
     limiter: RateLimiter
     #: The server's secret (see :mod:`modelgates.server.secret`).
     secret: bytes
+    #: The model gateway (with no models when no providers file is set).
+    gateway: Gateway
     now: Callable[[], datetime] = field(default=utcnow)
     #: The JSON API this app serves (the table, unless a test adds to it).
     endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS

@@ -55,7 +55,10 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     415: "The body was not sent with `Content-Type: application/json`.",
     429: "Too many requests; retry after `Retry-After` seconds.",
     500: "Internal server error.",
-    503: "The database (or Redis) is unavailable right now; retry after `Retry-After` seconds.",
+    502: "The model's provider could not be reached, or its answer was unusable.",
+    503: "The database (or Redis) is unavailable right now, or (gateway) no providers are "
+    "configured; retry after `Retry-After` seconds.",
+    504: "The model's provider did not answer in time.",
 }
 #: Statuses that carry ``Retry-After``.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -140,6 +143,7 @@ def openapi_document(endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS) -> dict[s
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         *((op.request, validation) for op in endpoints if op.request is not None),
         *((op.response, serialization) for op in endpoints),
+        *((op.event_stream, serialization) for op in endpoints if op.event_stream is not None),
         (ErrorResponse, serialization),
     ]
     refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
@@ -221,6 +225,21 @@ def _operation(op: Endpoint[Any], refs: dict[Any, dict[str, Any]]) -> dict[str, 
             "headers": {"Cache-Control": _NO_STORE_HEADER},
             "content": {
                 "application/json": {"schema": refs[(op.response, "serialization")]},
+                **(
+                    {}
+                    if op.event_stream is None
+                    else {
+                        # OpenAPI 3.1 cannot describe the events themselves; 3.2's itemSchema can.
+                        "text/event-stream": {
+                            "schema": {
+                                "type": "string",
+                                "description": 'With `"stream": true`: each `data:` line '
+                                "holds one x-item-schema, then `data: [DONE]`.",
+                            },
+                            "x-item-schema": refs[(op.event_stream, "serialization")],
+                        }
+                    }
+                ),
             },
         }
     }

@@ -101,6 +101,7 @@ def api_routes(
     """A route for each endpoint; an endpoint without a handler is a start-up error."""
     if handlers is None:
         # The modules whose @handles fill HANDLERS.
+        from modelgates.server.api import gateway as _gateway  # noqa: F401
         from modelgates.server.api import keys as _keys  # noqa: F401
         from modelgates.server.api import oauth as _oauth  # noqa: F401
         from modelgates.server.api import openapi as _openapi  # noqa: F401

@@ -33,7 +33,8 @@ class Usage:
     daily: int
     weekly: int
     monthly: int
-    #: What the limit still allows in its window; None without a limit.
+    #: What the limit still allows in its window, beside the key's open holds; None without a
+    #: limit.
     remaining: int | None
 
 
@@ -46,7 +47,9 @@ def usage_of(key: KeyRow, now: datetime) -> Usage:
     window = {"daily": daily, "weekly": weekly, "monthly": monthly}.get(
         key.limit_reset or "", key.usage_micros
     )
-    remaining = None if key.limit_micros is None else max(key.limit_micros - window, 0)
+    remaining = (
+        None if key.limit_micros is None else max(key.limit_micros - window - key.held_micros, 0)
+    )
     return Usage(
         total=key.usage_micros, daily=daily, weekly=weekly, monthly=monthly, remaining=remaining
     )

@@ -44,6 +44,7 @@ class KeyRow:
     created_at: datetime
     disabled: bool
     revoked_at: datetime | None
+    held_micros: int
 
     def is_live(self, now: datetime) -> bool:
         """Not disabled, not revoked and not expired at ``now``."""
@@ -84,6 +85,28 @@ class ChargeRow:
     usage_after_micros: int
     remaining_after_micros: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class GenerationRow:
+    id: str
+    key_id: int
+    user_id: str
+    app_id: int | None
+    referer_origin: str | None
+    model: str
+    streamed: bool
+    held_micros: int
+    held_prompt_micros: int
+    created_at: datetime
+    settled_at: datetime | None
+    status: str
+    tokens_prompt: int
+    tokens_completion: int
+    cost_micros: int
+    charged_micros: int
+    usage_estimated: bool
+    provider_status: int | None
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    # The sum of the gateway's open holds on this key: what its requests in flight may still
+    # cost. The limit bounds the window's usage plus this, so no race can overdraw it.
+    Column("held_micros", BigInteger, nullable=False, default=0),
 )
 
 auth_codes = Table(
@@ -159,6 +162,44 @@ usage_charges = Table(
     Column("usage_after_micros", BigInteger, nullable=False),
     Column("remaining_after_micros", BigInteger, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+generations = Table(
+    "generations",
+    metadata,
+    # The id the gateway gave the answer (``gen-…``), which GET /api/v1/generation takes.
+    Column("id", String(40), primary_key=True),
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False, index=True),
+    Column("user_id", String(40), nullable=False),
+    Column("app_id", Integer, nullable=True),
+    # The origin of the caller's HTTP-Referer, when it sent a usable one.
+    Column("referer_origin", String(2048), nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("streamed", Boolean, nullable=False),
+    # What was held before forwarding, and the part of it for the prompt (what a hold whose
+    # process died is charged).
+    Column("held_micros", BigInteger, nullable=False),
+    Column("held_prompt_micros", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # Set once, by whichever settles it first: the process that served it, or the sweeper.
+    Column("settled_at", UTCDateTime(), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("tokens_prompt", Integer, nullable=False, default=0),
+    Column("tokens_completion", Integer, nullable=False, default=0),
+    # The tokens at the model's prices, and what the key was charged (never more than held).
+    Column("cost_micros", BigInteger, nullable=False, default=0),
+    Column("charged_micros", BigInteger, nullable=False, default=0),
+    Column("usage_estimated", Boolean, nullable=False, default=False),
+    Column("provider_status", Integer, nullable=True),
+)
+Index("ix_generations_user_id_created_at", generations.c.user_id, generations.c.created_at)
+# The holds the sweeper looks at: those not settled yet.
+_unsettled = generations.c.settled_at.is_(None)
+Index(
+    "ix_generations_unsettled",
+    generations.c.created_at,
+    sqlite_where=_unsettled,
+    postgresql_where=_unsettled,
 )
 
 service_tokens = Table(

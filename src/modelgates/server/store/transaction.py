@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from modelgates.server.store.queries.apps import Apps
 from modelgates.server.store.queries.audit import Audit
 from modelgates.server.store.queries.codes import Codes
+from modelgates.server.store.queries.generations import Generations
 from modelgates.server.store.queries.idempotency import Idempotency
 from modelgates.server.store.queries.keys import Keys
 from modelgates.server.store.queries.service_tokens import ServiceTokens
@@ -26,6 +27,7 @@ class Transaction:
         "audit",
         "codes",
         "connection",
+        "generations",
         "idempotency",
         "keys",
         "service_tokens",
@@ -47,6 +49,7 @@ class Transaction:
         self.service_tokens = ServiceTokens(connection)
         self.idempotency = Idempotency(connection)
         self.audit = Audit(connection)
+        self.generations = Generations(connection)
 
     def count(self, table_name: str) -> int:
         """Rows in a table (for the CLI's status and for tests that check nothing was written)."""

@@ -83,6 +83,7 @@ class Keys:
             "created_at": created_at,
             "disabled": False,
             "revoked_at": None,
+            "held_micros": 0,
         }
         key_id = self._c.execute(_INSERT, params).scalar_one()
         return KeyRow(
@@ -105,6 +106,7 @@ class Keys:
             utc(created_at),
             False,
             None,
+            0,
         )
 
     def by_hash(self, key_hash: str) -> KeyRow | None:

@@ -1,9 +1,17 @@
-"""Metering: each charge recorded once by its request id, and the one UPDATE that adds it to a
-key's usage within its limit."""
+"""Metering: each charge recorded once by its request id, and the conditional UPDATEs that keep a
+key's usage within its limit: a charge (``charge_key``), the gateway's hold before a request
+(``hold``) and its settlement after (``settle``).
+
+The invariant all three keep: the usage in the key's limit window plus its open holds never
+exceeds its limit. A hold or a charge is admitted only by an UPDATE whose WHERE clause checks
+that, so concurrent requests queue on the key's row and none can pass a stale check; a
+settlement moves at most the amount held from ``held`` to usage, which cannot break it; and a
+window rolling over only lowers the usage counted."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection
@@ -61,41 +69,88 @@ class Usage:
     def charge_key(
         self, key_id: int, amount: int, now: datetime, day: int, week: int, month: int
     ) -> KeyRow | None:
-        """Add ``amount`` to a live key's usage if it fits the limit of its window, atomically.
-
-        One UPDATE rolls each window counter over when its period has passed, checks the limit
-        against the window the key's ``limit_reset`` names (the total without one) and adds the
-        amount; concurrent charges queue on the row, so none is lost and none overdraws. The new
-        row, or None when the key is not live or the charge does not fit.
-        """
+        """Add ``amount`` to a live key's usage if it fits the limit of its window (beside the
+        key's open holds), atomically: the new row, or None when the key is not live or the
+        charge does not fit."""
         k = api_keys.c
-        daily = case((k.day_index == day, k.day_micros), else_=0)
-        weekly = case((k.week_index == week, k.week_micros), else_=0)
-        monthly = case((k.month_index == month, k.month_micros), else_=0)
-        window = case(
-            (k.limit_reset == "daily", daily),
-            (k.limit_reset == "weekly", weekly),
-            (k.limit_reset == "monthly", monthly),
-            else_=k.usage_micros,
-        )
+        windows = _Windows(day, week, month)
         result = self._c.execute(
             update(api_keys)
-            .where(
-                k.id == key_id,
-                k.disabled.is_(False),
-                k.revoked_at.is_(None),
-                k.expires_at.is_(None) | (k.expires_at > now),
-                k.limit_micros.is_(None) | (window + amount <= k.limit_micros),
-            )
-            .values(
-                usage_micros=k.usage_micros + amount,
-                day_index=day,
-                day_micros=daily + amount,
-                week_index=week,
-                week_micros=weekly + amount,
-                month_index=month,
-                month_micros=monthly + amount,
-            )
+            .where(k.id == key_id, *_admits(now, windows, amount))
+            .values(**windows.add(amount))
             .returning(*_KEY)
         )
         return to(KeyRow, result.first())
+
+    def hold(
+        self, key_id: int, amount: int, now: datetime, day: int, week: int, month: int
+    ) -> KeyRow | None:
+        """Hold ``amount`` on a live key if its window's usage, its open holds and ``amount``
+        together fit its limit, atomically: the new row, or None."""
+        k = api_keys.c
+        result = self._c.execute(
+            update(api_keys)
+            .where(k.id == key_id, *_admits(now, _Windows(day, week, month), amount))
+            .values(held_micros=k.held_micros + amount)
+            .returning(*_KEY)
+        )
+        return to(KeyRow, result.first())
+
+    def settle(
+        self, key_id: int, *, held: int, charge: int, day: int, week: int, month: int
+    ) -> None:
+        """Release a hold of ``held`` and charge ``charge`` in its place, whatever the key's
+        state now: the hold admitted it. For a key with a limit the caller charges at most what
+        was held (which keeps the invariant); one without may cost more. Windows roll over as in
+        a charge."""
+        if charge < 0 or held < 0:
+            raise ValueError("a settlement neither releases nor charges less than nothing")
+        k = api_keys.c
+        self._c.execute(
+            update(api_keys)
+            .where(k.id == key_id)
+            .values(held_micros=k.held_micros - held, **_Windows(day, week, month).add(charge))
+        )
+
+
+class _Windows:
+    """A key's window counters as of the periods given: those of past periods read as zero."""
+
+    def __init__(self, day: int, week: int, month: int) -> None:
+        k = api_keys.c
+        self.periods = (day, week, month)
+        self.daily = case((k.day_index == day, k.day_micros), else_=0)
+        self.weekly = case((k.week_index == week, k.week_micros), else_=0)
+        self.monthly = case((k.month_index == month, k.month_micros), else_=0)
+        #: The usage the key's limit applies to: its ``limit_reset`` window, else all of it.
+        self.limited = case(
+            (k.limit_reset == "daily", self.daily),
+            (k.limit_reset == "weekly", self.weekly),
+            (k.limit_reset == "monthly", self.monthly),
+            else_=k.usage_micros,
+        )
+
+    def add(self, amount: int) -> dict[str, Any]:
+        """The SET clause adding ``amount`` to the usage, each window rolled over as needed."""
+        day, week, month = self.periods
+        k = api_keys.c
+        return {
+            "usage_micros": k.usage_micros + amount,
+            "day_index": day,
+            "day_micros": self.daily + amount,
+            "week_index": week,
+            "week_micros": self.weekly + amount,
+            "month_index": month,
+            "month_micros": self.monthly + amount,
+        }
+
+
+def _admits(now: datetime, windows: _Windows, amount: int) -> tuple[Any, ...]:
+    """The WHERE clause of a key that is live and can take ``amount`` more."""
+    k = api_keys.c
+    return (
+        k.disabled.is_(False),
+        k.revoked_at.is_(None),
+        k.expires_at.is_(None) | (k.expires_at > now),
+        k.limit_micros.is_(None) | (windows.limited + k.held_micros + amount <= k.limit_micros),
+    )

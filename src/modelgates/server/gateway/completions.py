@@ -1,0 +1,499 @@
+"""A chat completion through the gateway: read what matters of the body, hold, forward, relay,
+settle.
+
+Only ``model``, ``messages``' presence, ``stream``, ``stream_options`` and the output caps are
+read; the rest of the body goes to the provider as the client sent it. A streamed answer is
+relayed event by event as the provider sends it, and the next event is read from the provider
+only once the last was handed to the client's connection (whose ``send`` waits while the client
+reads slowly), so a slow client never makes the server buffer an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+import httpx
+
+from modelgates.server.gateway.providers import Catalogue, ModelEntry, Provider
+from modelgates.server.services import ceiling, money
+from modelgates.server.services.ceiling import Hold, Outcome
+from modelgates.server.services.errors import InvalidInput, ServiceError
+from modelgates.server.store import KeyRow, Store
+
+logger = logging.getLogger("modelgates.server.gateway")
+
+__all__ = ["Answer", "Gateway", "GatewayUnavailable", "ProviderFailed", "StreamedAnswer"]
+
+#: How much of a provider's error body is read, and passed on in ``metadata.provider_error``.
+_MAX_PROVIDER_ERROR_BYTES = 64 * 1024
+_MAX_PROVIDER_MESSAGE = 500
+#: The header that says the request's output cap was lowered, and to what.
+CAPPED_HEADER = "X-ModelGates-Max-Tokens-Capped"
+
+
+class GatewayUnavailable(ServiceError):
+    status = 503
+
+
+class ProviderFailed(ServiceError):
+    """The provider could not be reached (502), was too slow (504), or answered an error of its
+    own (its status)."""
+
+    def __init__(self, status: int, message: str, provider_error: str | None = None) -> None:
+        super().__init__(
+            message, None if provider_error is None else {"provider_error": provider_error}
+        )
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What the gateway reads of a body."""
+
+    body: dict[str, Any]
+    model: ModelEntry
+    stream: bool
+    #: The client asked for the usage chunk at the end of a stream.
+    include_usage: bool
+    #: ``max_completion_tokens``, else ``max_tokens``, if the client set one.
+    requested_max_tokens: int | None
+    #: The field the gateway writes its own cap into.
+    cap_field: str
+
+
+def read_request(raw: bytes, catalogue: Catalogue) -> ChatRequest:
+    """The body, checked as far as the gateway relies on it; InvalidInput naming the field
+    (never echoing the value) otherwise."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidInput("body", "is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    model_id = body.get("model")
+    if not isinstance(model_id, str) or not model_id:
+        raise InvalidInput("model", "is required: a model id from GET /api/v1/models")
+    model = catalogue.models.get(model_id)
+    if model is None:
+        raise InvalidInput("model", "is not a model this server serves (GET /api/v1/models)")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInput("messages", "is required: a non-empty list of messages")
+    if not all(isinstance(message, dict) for message in messages):
+        raise InvalidInput("messages", "must hold message objects")
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise InvalidInput("stream", "must be true or false")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidInput("stream_options", "must be an object")
+    requested = None
+    cap_field = "max_tokens"
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10**9:
+            raise InvalidInput(name, "must be a whole number from 1")
+        if requested is None:
+            requested, cap_field = value, name
+    return ChatRequest(
+        body=body,
+        model=model,
+        stream=stream,
+        include_usage=bool(options and options.get("include_usage") is True),
+        requested_max_tokens=requested,
+        cap_field=cap_field,
+    )
+
+
+@dataclass
+class Answer:
+    """A whole answer, ready to send."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StreamedAnswer:
+    """Server-sent events, to be sent as they come; ``events`` must be closed (``aclose``) if
+    it is left before its end, which settles the completion."""
+
+    events: AsyncIterator[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Gateway:
+    """The catalogue and one pooled HTTP client per provider, for the life of the process."""
+
+    def __init__(
+        self, catalogue: Catalogue, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.catalogue = catalogue
+        self._clients: dict[str, httpx.AsyncClient] = {
+            provider.name: _client_for(provider, transport) for provider in catalogue.providers
+        }
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.catalogue.models)
+
+    @property
+    def longest_request_seconds(self) -> float:
+        """How long a request can take at most: a stream's whole deadline plus one more read."""
+        return max((p.timeout_seconds * 2 for p in self.catalogue.providers), default=0.0)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+    async def complete(
+        self,
+        store: Store,
+        key: KeyRow,
+        raw: bytes,
+        *,
+        now: datetime,
+        clock: Callable[[], datetime],
+        referer_origin: str | None,
+    ) -> Answer | StreamedAnswer:
+        if not self.configured:
+            raise GatewayUnavailable(
+                "No models are configured: the operator sets MODELGATES_PROVIDERS_FILE "
+                "(or serve --providers FILE)."
+            )
+        request = read_request(raw, self.catalogue)
+        price = _price_of(request.model)
+        held = await ceiling.hold(
+            store,
+            key,
+            model=request.model.id,
+            price=price,
+            body_bytes=len(raw),
+            requested_max_tokens=request.requested_max_tokens,
+            streamed=request.stream,
+            referer_origin=referer_origin,
+            now=now,
+        )
+        call = _Call(store, request, held, price, clock, self._clients[request.model.provider.name])
+        headers = {CAPPED_HEADER: str(held.max_tokens)} if held.capped else {}
+        if request.stream:
+            await call.open_stream()
+            return StreamedAnswer(call.relay(), headers)
+        status, body = await call.whole()
+        return Answer(status, body, headers)
+
+
+def _client_for(
+    provider: Provider, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    headers = {"Content-Type": "application/json"}
+    if provider.api_key:
+        headers["Authorization"] = f"Bearer {provider.api_key}"
+    return httpx.AsyncClient(
+        base_url=provider.base_url,
+        headers=headers,
+        timeout=httpx.Timeout(provider.timeout_seconds, connect=provider.connect_timeout_seconds),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+        transport=transport,
+        # Provider redirects are not followed: a completion is a POST with a body.
+        follow_redirects=False,
+    )
+
+
+def _price_of(model: ModelEntry) -> ceiling.Price:
+    return ceiling.Price(
+        input_per_million=model.input_per_million,
+        output_per_million=model.output_per_million,
+        output_cap=model.output_cap,
+        context_length=model.context_length,
+    )
+
+
+class _Call:
+    """One completion's trip to its provider and back, and its settlement."""
+
+    def __init__(
+        self,
+        store: Store,
+        request: ChatRequest,
+        held: Hold,
+        price: ceiling.Price,
+        clock: Callable[[], datetime],
+        client: httpx.AsyncClient,
+    ) -> None:
+        self.store = store
+        self.request = request
+        self.held = held
+        self.price = price
+        self.clock = clock
+        self.client = client
+        self.provider = request.model.provider
+        self.deadline = time.monotonic() + self.provider.timeout_seconds
+        self._response: httpx.Response | None = None
+
+    def _upstream_body(self) -> bytes:
+        body = dict(self.request.body)
+        body["model"] = self.request.model.upstream_id
+        if self.held.max_tokens is not None:
+            body[self.request.cap_field] = self.held.max_tokens
+        if self.request.stream:
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        return json.dumps(body, ensure_ascii=False).encode()
+
+    async def _settle(
+        self,
+        outcome: Outcome,
+        *,
+        usage: Any = None,
+        completion_bytes: int = 0,
+        provider_status: int | None,
+        answered: bool,
+    ) -> ceiling.Settlement:
+        """Settle the hold: from the provider's ``usage`` when it gave one, else estimated from
+        what was sent and relayed when anything was answered, else nothing."""
+        tokens = _tokens_of(usage)
+        estimated = False
+        if tokens is None:
+            if answered:
+                tokens = (
+                    ceiling.estimate_tokens(self.held.prompt_bytes),
+                    ceiling.estimate_tokens(completion_bytes) if completion_bytes else 0,
+                )
+                estimated = True
+            else:
+                tokens = (0, 0)
+        with anyio.CancelScope(shield=True):  # a client that left must not stop the charge
+            settlement = await ceiling.settle(
+                self.store,
+                self.held,
+                self.price,
+                outcome=outcome,
+                tokens_prompt=tokens[0],
+                tokens_completion=tokens[1],
+                usage_estimated=estimated,
+                provider_status=provider_status,
+                now=self.clock(),
+            )
+        return settlement
+
+    async def _fail(self, error: Exception) -> ProviderFailed:
+        """Settle a request that got no answer (nothing charged) and say why."""
+        await self._settle("provider_error", provider_status=None, answered=False)
+        if isinstance(error, (httpx.TimeoutException, TimeoutError)):
+            return ProviderFailed(504, f"The provider {self.provider.name} did not answer in time.")
+        logger.warning("provider %s unreachable: %s", self.provider.name, type(error).__name__)
+        return ProviderFailed(502, f"The provider {self.provider.name} could not be reached.")
+
+    async def _refused(self, response: httpx.Response, body: bytes) -> ProviderFailed:
+        await self._settle("provider_error", provider_status=response.status_code, answered=False)
+        return ProviderFailed(
+            response.status_code,
+            f"The provider {self.provider.name} answered {response.status_code}.",
+            _provider_message(body),
+        )
+
+    async def whole(self) -> tuple[int, bytes]:
+        try:
+            with anyio.fail_after(self.provider.timeout_seconds):
+                response = await self.client.post(
+                    "/chat/completions", content=self._upstream_body()
+                )
+        except (httpx.HTTPError, TimeoutError) as error:
+            raise await self._fail(error) from None
+        if response.status_code >= 400:
+            raise await self._refused(response, response.content[:_MAX_PROVIDER_ERROR_BYTES])
+        try:
+            answer = response.json()
+            if not isinstance(answer, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            raise await self._refused_unusable() from None
+        settlement = await self._settle(
+            "completed",
+            usage=answer.get("usage"),
+            completion_bytes=_text_bytes(answer.get("choices"), "message"),
+            provider_status=response.status_code,
+            answered=True,
+        )
+        answer["id"] = self.held.generation_id
+        answer["model"] = self.request.model.id
+        answer["usage"] = self._usage_out(answer.get("usage"), settlement)
+        return 200, json.dumps(answer, ensure_ascii=False).encode()
+
+    async def _refused_unusable(self) -> ProviderFailed:
+        await self._settle("provider_error", provider_status=None, answered=False)
+        return ProviderFailed(502, f"The provider {self.provider.name} sent an unusable answer.")
+
+    @staticmethod
+    def _usage_out(usage: Any, settlement: ceiling.Settlement) -> dict[str, Any]:
+        """The provider's usage (or, without one, the estimate charged) with the cost."""
+        out = dict(usage) if isinstance(usage, dict) else {}
+        out.setdefault("prompt_tokens", settlement.tokens_prompt)
+        out.setdefault("completion_tokens", settlement.tokens_completion)
+        out.setdefault("total_tokens", settlement.tokens_prompt + settlement.tokens_completion)
+        out["cost"] = float(money.to_usd(settlement.charged))
+        return out
+
+    async def open_stream(self) -> None:
+        """Send the request and read the provider's status, before answering the client: a
+        provider that fails now gets its proper status, not a broken stream."""
+        request = self.client.build_request(
+            "POST", "/chat/completions", content=self._upstream_body()
+        )
+        try:
+            with anyio.fail_after(self.provider.timeout_seconds):
+                response = await self.client.send(request, stream=True)
+        except (httpx.HTTPError, TimeoutError) as error:
+            raise await self._fail(error) from None
+        if response.status_code >= 400:
+            try:
+                body = await _read_some(response, _MAX_PROVIDER_ERROR_BYTES)
+            finally:
+                await response.aclose()
+            raise await self._refused(response, body)
+        self._response = response
+
+    async def relay(self) -> AsyncIterator[bytes]:
+        """The provider's events as the client gets them: ``id`` and ``model`` as the gateway
+        names them, the provider's usage chunk replaced by one with the cost (sent only when the
+        client asked for it), and ``[DONE]``."""
+        response = self._response
+        if response is None:
+            raise RuntimeError("open_stream() first")
+        outcome: Outcome = "cancelled"
+        usage: Any = None
+        relayed = 0
+        first: dict[str, Any] = {}
+        failure: str | None = None
+        try:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank lines between events, comments, event names
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(payload)
+                except ValueError:
+                    continue
+                if not isinstance(chunk, dict):
+                    continue
+                # Usage is held back (OpenAI sends "usage": null on every chunk when asked),
+                # and its own chunk replaced by ours, with the cost, at the end.
+                chunk_usage = chunk.pop("usage", None)
+                if chunk_usage is not None:
+                    usage = chunk_usage
+                    if not chunk.get("choices"):
+                        continue
+                if not first:
+                    first = {"created": chunk.get("created", 0)}
+                chunk["id"] = self.held.generation_id
+                chunk["model"] = self.request.model.id
+                relayed += _text_bytes(chunk.get("choices"), "delta")
+                yield b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+                if time.monotonic() > self.deadline:
+                    raise TimeoutError
+            outcome = "completed"
+        except (httpx.HTTPError, TimeoutError) as error:
+            outcome = "provider_error"
+            failure = (
+                "did not finish in time"
+                if isinstance(error, (httpx.TimeoutException, TimeoutError))
+                else "broke off"
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+                settlement = await self._settle(
+                    outcome,
+                    usage=usage,
+                    completion_bytes=relayed,
+                    provider_status=response.status_code,
+                    answered=True,
+                )
+        if failure is not None:
+            broke = {"code": 502, "message": f"The provider's stream {failure}.", "metadata": None}
+            yield b"data: " + json.dumps({"error": broke}).encode() + b"\n\n"
+            return
+        if self.request.include_usage:
+            last = {
+                "id": self.held.generation_id,
+                "object": "chat.completion.chunk",
+                "created": first.get("created", 0),
+                "model": self.request.model.id,
+                "choices": [],
+                "usage": self._usage_out(usage, settlement),
+            }
+            yield b"data: " + json.dumps(last).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+
+def _tokens_of(usage: Any) -> tuple[int, int] | None:
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (prompt, completion)
+    ):
+        return None
+    return prompt, completion  # type: ignore[return-value]
+
+
+def _text_bytes(choices: Any, part: str) -> int:
+    """UTF-8 bytes of the text in the choices' ``message`` or ``delta`` (content, reasoning,
+    tool-call arguments): what an estimate of completion tokens counts."""
+    if not isinstance(choices, list):
+        return 0
+    total = 0
+    for choice in choices:
+        if isinstance(choice, dict):
+            total += _strings_bytes(choice.get(part), skip="role")
+    return total
+
+
+def _strings_bytes(value: Any, skip: str) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, dict):
+        return sum(_strings_bytes(v, skip) for k, v in value.items() if k != skip)
+    if isinstance(value, list):
+        return sum(_strings_bytes(v, skip) for v in value)
+    return 0
+
+
+async def _read_some(response: httpx.Response, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+def _provider_message(body: bytes) -> str:
+    """The provider's own error message (OpenAI's ``{"error": {"message"}}``), else its text."""
+    text = body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        error = parsed.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            text = error["message"]
+        elif isinstance(error, str):
+            text = error
+    printable = "".join(ch for ch in text if ch.isprintable()).strip()
+    return printable[:_MAX_PROVIDER_MESSAGE] or "(no message)"

@@ -1,0 +1,135 @@
+"""The gateway's completions: inserted with their hold, settled once with their cost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from modelgates.server.store.queries._common import columns, to
+from modelgates.server.store.rows import GenerationRow
+from modelgates.server.store.tables import generations
+
+_G = columns(generations, GenerationRow)
+_INSERT = insert(generations)
+_BY_ID = select(*_G).where(generations.c.id == bindparam("generation_id"))
+
+
+class Generations:
+    __slots__ = ("_c",)
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def insert(
+        self,
+        *,
+        generation_id: str,
+        key_id: int,
+        user_id: str,
+        app_id: int | None,
+        referer_origin: str | None,
+        model: str,
+        streamed: bool,
+        held_micros: int,
+        held_prompt_micros: int,
+        created_at: datetime,
+    ) -> None:
+        self._c.execute(
+            _INSERT,
+            {
+                "id": generation_id,
+                "key_id": key_id,
+                "user_id": user_id,
+                "app_id": app_id,
+                "referer_origin": referer_origin,
+                "model": model,
+                "streamed": streamed,
+                "held_micros": held_micros,
+                "held_prompt_micros": held_prompt_micros,
+                "created_at": created_at,
+                "settled_at": None,
+                "status": "in_progress",
+                "tokens_prompt": 0,
+                "tokens_completion": 0,
+                "cost_micros": 0,
+                "charged_micros": 0,
+                "usage_estimated": False,
+                "provider_status": None,
+            },
+        )
+
+    def settle(
+        self,
+        generation_id: str,
+        *,
+        now: datetime,
+        status: str,
+        tokens_prompt: int,
+        tokens_completion: int,
+        cost_micros: int,
+        charged_micros: int,
+        usage_estimated: bool,
+        provider_status: int | None,
+    ) -> GenerationRow | None:
+        """Record how it ended, if nothing has yet: the settled row, or None when it was settled
+        already (by the sweeper, say), so that no completion is charged twice."""
+        g = generations.c
+        result = self._c.execute(
+            update(generations)
+            .where(g.id == generation_id, g.settled_at.is_(None))
+            .values(
+                settled_at=now,
+                status=status,
+                tokens_prompt=tokens_prompt,
+                tokens_completion=tokens_completion,
+                cost_micros=cost_micros,
+                charged_micros=charged_micros,
+                usage_estimated=usage_estimated,
+                provider_status=provider_status,
+            )
+            .returning(*_G)
+        )
+        return to(GenerationRow, result.first())
+
+    def by_id(self, generation_id: str) -> GenerationRow | None:
+        return to(GenerationRow, self._c.execute(_BY_ID, {"generation_id": generation_id}).first())
+
+    def unsettled_before(self, before: datetime, limit: int) -> Sequence[GenerationRow]:
+        """Holds taken before ``before`` and never settled, oldest first."""
+        g = generations.c
+        result = self._c.execute(
+            select(*_G)
+            .where(g.settled_at.is_(None), g.created_at < before)
+            .order_by(g.created_at)
+            .limit(limit)
+        )
+        return [row for r in result.all() if (row := to(GenerationRow, r)) is not None]
+
+    def recent_of_user(self, user_id: str, limit: int) -> Sequence[GenerationRow]:
+        g = generations.c
+        result = self._c.execute(
+            select(*_G).where(g.user_id == user_id).order_by(g.created_at.desc(), g.id).limit(limit)
+        )
+        return [row for r in result.all() if (row := to(GenerationRow, r)) is not None]
+
+    def charged_of_user_since(self, user_id: str, since: datetime) -> Sequence[Any]:
+        """``(created_at, key_id, app_id, charged_micros)`` of each completion since ``since``
+        (the account page sums them by day)."""
+        g = generations.c
+        result = self._c.execute(
+            select(g.created_at, g.key_id, g.app_id, g.charged_micros)
+            .where(g.user_id == user_id, g.created_at >= since, g.charged_micros > 0)
+            .order_by(g.created_at)
+        )
+        return result.all()
+
+    def total_charged(self, key_id: int) -> int:
+        g = generations.c
+        total = self._c.execute(
+            select(func.coalesce(func.sum(g.charged_micros), 0)).where(g.key_id == key_id)
+        ).scalar_one()
+        return int(total)

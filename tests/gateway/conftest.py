@@ -31,6 +31,8 @@ def upstream() -> Iterator[Upstream]:
 
 @pytest.fixture(scope="session")
 def providers_file(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The providers file names this variable for the scripted provider's API key.
+    os.environ["MODELGATES_TEST_UPSTREAM_KEY"] = UPSTREAM_KEY
     path = tmp_path_factory.mktemp("gateway") / "providers.toml"
     path.write_text(providers_toml(upstream))
     return path
@@ -102,7 +104,6 @@ def usd(micros: int) -> float:
 
 @pytest.fixture(scope="session")
 def gateway(database_url: str, providers_file: Path, upstream: Upstream) -> Iterator[Gateway]:
-    os.environ["MODELGATES_TEST_UPSTREAM_KEY"] = UPSTREAM_KEY
     port = free_port()
     server, thread = start_server(
         Settings(

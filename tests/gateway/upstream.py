@@ -5,7 +5,7 @@ What it does is chosen by the model it is asked for (its id as the providers fil
 
 - ``echo``: answers at once; ``usage.prompt_tokens`` is 7 per message, one completion token a
   word of "tok", as many as ``max_tokens`` allows (16 at most);
-- ``slow``: the same, streamed with 0.1 s between chunks (40 of them);
+- ``slow``: the same, streamed with 0.03 s between chunks (40 of them);
 - ``nousage``: answers without ``usage``;
 - ``fail``: 500 with OpenAI's error shape; ``refuse``: 400;
 - ``hang``: never answers;
@@ -41,7 +41,9 @@ class Upstream:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=1
+        )
         self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -124,7 +126,7 @@ class Upstream:
                 }
                 yield f"data: {json.dumps(chunk)}\n\n".encode()
                 if model == "slow":
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(0.03)
             end = {
                 "id": "chatcmpl-upstream",
                 "object": "chat.completion.chunk",

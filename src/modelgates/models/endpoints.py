@@ -284,7 +284,7 @@ CHAT_COMPLETIONS = Endpoint(
     # A repeat is a second completion, charged again.
     retry="unsent_only",
     cors=True,
-    errors=(402, 429, 502, 504),
+    errors=(402, 502, 504),
     event_stream=ChatCompletionChunk,
 )
 LIST_MODELS = Endpoint(

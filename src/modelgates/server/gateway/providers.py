@@ -138,7 +138,9 @@ def load_catalogue(path: str | Path, provider_key: Callable[[str], str | None]) 
         where = _dotted(first["loc"])
         line = _line_of(text, first["loc"])
         at = f" (line {line})" if line else ""
-        raise ProvidersError(f"{path}{at}: {where}: {first['msg']}") from None
+        # Strict mode's wording for a string where a number belongs is pydantic's internals.
+        why = "must be a number" if first["type"] == "is_instance_of" else first["msg"]
+        raise ProvidersError(f"{path}{at}: {where}: {why}") from None
 
     providers: list[Provider] = []
     models: dict[str, ModelEntry] = {}

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.gateway.conftest import Gateway, usd
+from tests.gateway.conftest import UPSTREAM_KEY, Gateway, usd
 from tests.gateway.upstream import INPUT_PRICE, MAX_OUTPUT, OUTPUT_PRICE
 from tests.server.test_api_oauth import assert_error
 
@@ -134,6 +134,14 @@ def test_provider_failures_answer_in_our_shape_and_charge_nothing(
     assert key.usage_micros == 0 and key.held_micros == 0
     (generation,) = gateway.generations_of(account.key_hash)
     assert generation.status == "provider_error" and generation.charged_micros == 0
+
+
+def test_a_providers_error_never_shows_the_operators_key(gateway: Gateway) -> None:
+    account = gateway.key(limit=1)
+    response = gateway.chat(account.key, model="script/leak")
+    error = assert_error(response, 401)
+    assert error["metadata"]["provider_error"] == "Incorrect API key provided: [redacted]"
+    assert UPSTREAM_KEY not in response.text
 
 
 def test_a_stream_the_provider_refuses_gets_its_status_not_a_broken_stream(

@@ -10,6 +10,8 @@ import pytest
 
 from modelgates.server.gateway.providers import ProvidersError, load_catalogue
 
+ROOT = Path(__file__).resolve().parents[2]
+
 GOOD = """
 [providers.openai]
 base_url = "https://api.openai.com/v1/"
@@ -89,3 +91,9 @@ def test_a_missing_key_variable_is_named_and_no_value_shown(tmp_path: Path) -> N
 def test_an_unreadable_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ProvidersError, match="cannot read it"):
         load_catalogue(tmp_path / "missing.toml", {}.get)
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "docs" / "providers").glob("*.toml")))
+def test_the_examples_in_the_docs_load(example: Path) -> None:
+    catalogue = load_catalogue(example, lambda name: f"value-of-{name}")
+    assert catalogue.models

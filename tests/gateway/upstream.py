@@ -3,11 +3,12 @@ since no model provider is reachable from here.
 
 What it does is chosen by the model it is asked for (its id as the providers file names it):
 
-- ``echo``: answers at once; ``usage.prompt_tokens`` is 7 per message, one completion token a
+- ``echo`` (and any model not named below): answers at once; ``usage.prompt_tokens`` is 7 per message, one completion token a
   word of "tok", as many as ``max_tokens`` allows (16 at most);
 - ``slow``: the same, streamed with 0.03 s between chunks (40 of them);
 - ``nousage``: answers without ``usage``;
 - ``fail``: 500 with OpenAI's error shape; ``refuse``: 400;
+- ``leak``: 401 whose message repeats the API key it was sent;
 - ``hang``: never answers;
 - ``break``: streams three chunks, then drops the connection;
 - ``garbage``: 200 with a body that is not JSON.
@@ -74,6 +75,9 @@ class Upstream:
             return JSONResponse({"error": {"message": "upstream exploded"}}, status_code=500)
         if model == "refuse":
             return JSONResponse({"error": {"message": "bad parameter"}}, status_code=400)
+        if model == "leak":  # a provider that repeats the operator's key in its error
+            message = f"Incorrect API key provided: {body['_authorization'][7:]}"
+            return JSONResponse({"error": {"message": message}}, status_code=401)
         if model == "garbage":
             return Response(b"<html>oops</html>", media_type="text/html")
         words = min(body.get("max_tokens") or body.get("max_completion_tokens") or 16, 16)
@@ -180,7 +184,7 @@ max_output_tokens = {max_output}
 INPUT_PRICE = 10
 OUTPUT_PRICE = 1000
 MAX_OUTPUT = 64
-SCRIPTED = ("echo", "slow", "nousage", "fail", "refuse", "hang", "break", "garbage")
+SCRIPTED = ("echo", "slow", "nousage", "fail", "refuse", "leak", "hang", "break", "garbage")
 
 
 def providers_toml(upstream: Upstream, timeout: float = 2.0) -> str:

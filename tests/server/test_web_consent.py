@@ -210,6 +210,9 @@ def test_approve_redirects_to_the_callback_and_the_key_carries_the_lowered_limit
     page = signed_in.consent(query)
     assert "Laptop" in page.text and "Weekly" in page.text and "1 Jan 2099" in page.text
     assert "$10" in page.text
+    # What the limit buys, said before the user approves it.
+    assert "The key pays for the AI models this server offers" in page.text
+    assert "can never cost more than the limit" in page.text
 
     response = signed_in.decide(query, "approve", limit="2.5")
     params = callback_params(response)

@@ -301,7 +301,7 @@ class _Call:
         return ProviderFailed(
             response.status_code,
             f"The provider {self.provider.name} answered {response.status_code}.",
-            _provider_message(body),
+            _provider_message(body, self.provider.api_key),
         )
 
     async def whole(self) -> tuple[int, bytes]:
@@ -482,8 +482,9 @@ async def _read_some(response: httpx.Response, limit: int) -> bytes:
     return bytes(body[:limit])
 
 
-def _provider_message(body: bytes) -> str:
-    """The provider's own error message (OpenAI's ``{"error": {"message"}}``), else its text."""
+def _provider_message(body: bytes, api_key: str | None) -> str:
+    """The provider's own error message (OpenAI's ``{"error": {"message"}}``), else its text;
+    never the operator's key, should the provider repeat it."""
     text = body.decode("utf-8", "replace")
     try:
         parsed = json.loads(text)
@@ -495,5 +496,7 @@ def _provider_message(body: bytes) -> str:
             text = error["message"]
         elif isinstance(error, str):
             text = error
+    if api_key:
+        text = text.replace(api_key, "[redacted]")
     printable = "".join(ch for ch in text if ch.isprintable()).strip()
     return printable[:_MAX_PROVIDER_MESSAGE] or "(no message)"

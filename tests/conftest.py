@@ -18,7 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
@@ -31,6 +32,9 @@ from modelgates.server.services import keys, users
 from modelgates.server.settings import Settings
 from modelgates.server.store import Store
 from modelgates.server.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from tests.gateway.upstream import Upstream
 
 T = TypeVar("T")
 
@@ -240,3 +244,28 @@ def table_counts(database_url: str) -> dict[str, int]:
         )
 
     return run(count, database_url)
+
+
+#: The scripted provider's API key, named in the providers file by MODELGATES_TEST_UPSTREAM_KEY.
+UPSTREAM_KEY = "sk-upstream-secret-never-shown"
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[Upstream]:
+    """The scripted OpenAI-compatible provider (tests/gateway/upstream.py)."""
+    from tests.gateway.upstream import Upstream
+
+    scripted = Upstream().start()
+    yield scripted
+    scripted.stop()
+
+
+@pytest.fixture(scope="session")
+def providers_file(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The providers file names this variable for the scripted provider's API key.
+    os.environ["MODELGATES_TEST_UPSTREAM_KEY"] = UPSTREAM_KEY
+    from tests.gateway.upstream import providers_toml
+
+    path = tmp_path_factory.mktemp("gateway") / "providers.toml"
+    path.write_text(providers_toml(upstream))
+    return path

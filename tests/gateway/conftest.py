@@ -16,26 +16,15 @@ from modelgates.models.keys import CreateKeyRequest
 from modelgates.server.services import keys, money
 from modelgates.server.settings import Settings
 from modelgates.server.store import GenerationRow, KeyRow
-from tests.conftest import Account, free_port, new_account, run, start_server, utcnow
-from tests.gateway.upstream import Upstream, providers_toml
-
-UPSTREAM_KEY = "sk-upstream-secret-never-shown"
-
-
-@pytest.fixture(scope="session")
-def upstream() -> Iterator[Upstream]:
-    scripted = Upstream().start()
-    yield scripted
-    scripted.stop()
-
-
-@pytest.fixture(scope="session")
-def providers_file(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The providers file names this variable for the scripted provider's API key.
-    os.environ["MODELGATES_TEST_UPSTREAM_KEY"] = UPSTREAM_KEY
-    path = tmp_path_factory.mktemp("gateway") / "providers.toml"
-    path.write_text(providers_toml(upstream))
-    return path
+from tests.conftest import (
+    Account,
+    free_port,
+    new_account,
+    run,
+    start_server,
+    utcnow,
+)
+from tests.gateway.upstream import Upstream
 
 
 @dataclass

@@ -20,8 +20,8 @@ import pytest
 from modelgates.server.app import ABANDONED_HOLD_GRACE_SECONDS, create_app, sweep
 from modelgates.server.services import money
 from modelgates.server.settings import Settings
-from tests.conftest import utcnow
-from tests.gateway.conftest import UPSTREAM_KEY, Gateway
+from tests.conftest import UPSTREAM_KEY, utcnow
+from tests.gateway.conftest import Gateway
 from tests.gateway.upstream import INPUT_PRICE, Upstream
 from tests.server.serving import ServeProcess, stop_all
 

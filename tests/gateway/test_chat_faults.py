@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 
-from tests.gateway.conftest import UPSTREAM_KEY, Gateway, usd
+from tests.conftest import UPSTREAM_KEY
+from tests.gateway.conftest import Gateway, usd
 from tests.gateway.upstream import INPUT_PRICE, MAX_OUTPUT, OUTPUT_PRICE
 from tests.server.test_api_oauth import assert_error
 

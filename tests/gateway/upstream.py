@@ -3,7 +3,8 @@ since no model provider is reachable from here.
 
 What it does is chosen by the model it is asked for (its id as the providers file names it):
 
-- ``echo`` (and any model not named below): answers at once; ``usage.prompt_tokens`` is 7 per message, one completion token a
+- ``echo`` (and any model not named below): answers at once; ``usage.prompt_tokens`` is 7
+  per message, one completion token a
   word of "tok", as many as ``max_tokens`` allows (16 at most);
 - ``slow``: the same, streamed with 0.03 s between chunks (40 of them);
 - ``nousage``: answers without ``usage``;

@@ -52,6 +52,7 @@ SEED = 82026
 #: get this many cases, which keeps the run short.
 FIXED_INPUT_EXAMPLES = min(MAX_EXAMPLES, 30)
 FIXED_INPUT = (
+    "GET /api/v1/models",
     "GET /api/v1/key",
     "GET /api/v1/auth/key",
     "DELETE /api/v1/key",
@@ -79,6 +80,15 @@ METERED_HASH: list[str] = []
 _MANAGEMENT_KEY, _SERVICE_TOKEN, _FRESH_KEY = "{management key}", "{service token}", "{fresh key}"
 # (The metered key's stand-in is a well-formed hash: the document's pattern applies to examples.)
 _FRESH_CODE, _METERED_HASH = "{fresh code}", "0" * 64
+#: A completion of the bearer's, for GET /generation to find.
+_GENERATION_ID = "{generation}"
+GENERATION_IDS: list[str] = []
+
+CHAT_EXAMPLE = {
+    "model": "script/echo",
+    "messages": [{"role": "user", "content": "fuzz"}],
+    "max_tokens": 2,
+}
 
 #: What the run did, for the summary test: cases and statuses per operation, and when it ran.
 FIGURES: collections.defaultdict[str, collections.Counter[int]] = collections.defaultdict(
@@ -120,7 +130,10 @@ class FuzzTarget:
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
+def fuzz_target(
+    tmp_path_factory: pytest.TempPathFactory, providers_file: pathlib.Path
+) -> Iterator[FuzzTarget]:
+    """The server, its gateway in front of the scripted provider (tests/gateway/upstream.py)."""
     scratch = _scratch_dir(tmp_path_factory)
     database_url = f"sqlite:///{scratch / 'fuzz.db'}"
     upgrade(database_url)
@@ -136,6 +149,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
             host="127.0.0.1",
             port=port,
             secret_key=os.environ["MODELGATES_SECRET_KEY"],
+            providers_file=str(providers_file),
             **no_rate_limits,
         )
     )
@@ -148,6 +162,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
     ]
     # Charged by /usage; out of the /keys/{hash} operations' reach, so it stays live.
     METERED_HASH[:] = [target._post("/keys", {"name": "metered"})["data"]["hash"]]
+    GENERATION_IDS[:] = [target._post("/chat/completions", CHAT_EXAMPLE)["id"]]
     try:
         yield target
     finally:
@@ -173,10 +188,14 @@ def _document() -> dict[str, Any]:
     examples = {
         "/api/v1/auth/keys": {"code": _FRESH_CODE},
         "/api/v1/usage": {"key_hash": _METERED_HASH, "amount": 0.25, "request_id": "fuzz-1"},
+        "/api/v1/chat/completions": CHAT_EXAMPLE,
     }
     for path, example in examples.items():
         media = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         media["examples"] = {"fuzz": {"value": example}}
+    for parameter in document["paths"]["/api/v1/generation"]["get"]["parameters"]:
+        if parameter["name"] == "id":
+            parameter["examples"] = {"fuzz": {"value": _GENERATION_ID}}
     return document
 
 
@@ -251,6 +270,8 @@ def _make_real(case: Any, target: FuzzTarget) -> None:
             case.body["code"] = target.fresh_code()
         if case.body.get("key_hash") == _METERED_HASH:
             case.body["key_hash"] = METERED_HASH[0]
+    if (case.query or {}).get("id") == _GENERATION_ID:
+        case.query["id"] = GENERATION_IDS[0]
     hashed = (case.path_parameters or {}).get("hash")
     if case.method.upper() in ("PATCH", "DELETE") and hashed == target.manager.key_hash:
         case.path_parameters["hash"] = SPARE_HASHES[0]  # never disable or delete the bearer

@@ -33,8 +33,8 @@ class ChatCompletionRequest(_Open):
     model: ModelId
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     stream: bool | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1, le=10**9)] | None = None
 
 
 class ChatUsage(_Open):

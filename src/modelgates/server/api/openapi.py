@@ -218,6 +218,33 @@ def _error_schema(error_ref: str, status: int) -> dict[str, Any]:
     }
 
 
+def _event_schema(model: type[BaseModel], refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    """One server-sent event: its ``data`` a chunk (or, a stream that broke off, an error) as
+    JSON, or the ``[DONE]`` that ends the stream."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string"},
+            "data": {
+                "anyOf": [
+                    {"const": "[DONE]"},
+                    {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {
+                            "anyOf": [
+                                refs[(model, "serialization")],
+                                refs[(ErrorResponse, "serialization")],
+                            ]
+                        },
+                    },
+                ]
+            },
+        },
+    }
+
+
 def _operation(op: Endpoint[Any], refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(op.status): {
@@ -229,15 +256,8 @@ def _operation(op: Endpoint[Any], refs: dict[Any, dict[str, Any]]) -> dict[str, 
                     {}
                     if op.event_stream is None
                     else {
-                        # OpenAPI 3.1 cannot describe the events themselves; 3.2's itemSchema can.
-                        "text/event-stream": {
-                            "schema": {
-                                "type": "string",
-                                "description": 'With `"stream": true`: each `data:` line '
-                                "holds one x-item-schema, then `data: [DONE]`.",
-                            },
-                            "x-item-schema": refs[(op.event_stream, "serialization")],
-                        }
+                        # Before OpenAPI 3.2, `schema` describes each event of a stream.
+                        "text/event-stream": {"schema": _event_schema(op.event_stream, refs)}
                     }
                 ),
             },

@@ -86,8 +86,16 @@ def read_request(raw: bytes, catalogue: Catalogue) -> ChatRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidInput("messages", "is required: a non-empty list of messages")
-    if not all(isinstance(message, dict) for message in messages):
-        raise InvalidInput("messages", "must hold message objects")
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidInput("messages", "must hold message objects, each with a role")
+        content = message.get("content")
+        if not (
+            content is None
+            or isinstance(content, str)
+            or (isinstance(content, list) and all(isinstance(part, dict) for part in content))
+        ):
+            raise InvalidInput("messages", "content must be text or a list of content parts")
     stream = body.get("stream", False)
     if stream is None:
         stream = False

@@ -34,15 +34,21 @@ def post(gateway: Gateway, key: str, content: bytes) -> httpx.Response:
         (b'{"model": "nobody/serves-this", "messages": [{"role": "user"}]}', "model"),
         (b'{"model": "script/echo"}', "messages"),
         (b'{"model": "script/echo", "messages": []}', "messages"),
+        (b'{"model": "script/echo", "messages": [{"content": "no role"}]}', "messages"),
+        (b'{"model": "script/echo", "messages": [{"role": "user", "content": 5}]}', "messages"),
+        (b'{"model": "script/echo", "messages": [{"role": "user", "content": [1]}]}', "messages"),
         (b'{"model": "script/echo", "messages": ["hi"]}', "messages"),
-        (b'{"model": "script/echo", "messages": [{}], "stream": "yes"}', "stream"),
-        (b'{"model": "script/echo", "messages": [{}], "max_tokens": 0}', "max_tokens"),
-        (b'{"model": "script/echo", "messages": [{}], "max_tokens": 1.5}', "max_tokens"),
+        (b'{"model": "script/echo", "messages": [{"role": "u"}], "stream": "yes"}', "stream"),
+        (b'{"model": "script/echo", "messages": [{"role": "u"}], "max_tokens": 0}', "max_tokens"),
+        (b'{"model": "script/echo", "messages": [{"role": "u"}], "max_tokens": 1.5}', "max_tokens"),
         (
-            b'{"model": "script/echo", "messages": [{}], "max_completion_tokens": true}',
+            b'{"model": "script/echo", "messages": [{"role": "u"}], "max_completion_tokens": true}',
             "max_completion_tokens",
         ),
-        (b'{"model": "script/echo", "messages": [{}], "stream_options": 1}', "stream_options"),
+        (
+            b'{"model": "script/echo", "messages": [{"role": "u"}], "stream_options": 1}',
+            "stream_options",
+        ),
     ],
 )
 def test_bad_bodies_are_400_naming_the_field_and_cost_nothing(

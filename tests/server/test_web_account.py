@@ -272,6 +272,11 @@ def test_sign_up_creates_an_account_and_signs_in(open_server: str) -> None:
     ("email", "password", "message"),
     [
         ("not-an-email", "a long password", "The email is not an e-mail address."),
+        # Lookalike, invisible, control characters and markup (each became an account once).
+        ("\u0430lice@example.com", "a long password", "The email is not an e-mail address."),
+        ("alice\u200b@example.com", "a long password", "The email is not an e-mail address."),
+        ("eve\x00@example.com", "a long password", "The email is not an e-mail address."),
+        ('"><script>@x.y', "a long password", "The email is not an e-mail address."),
         ("short@example.com", "short", "The password must be at least 8 characters."),
     ],
 )

@@ -14,7 +14,7 @@ from modelgates import pkce
 from modelgates.models.oauth import CreateAuthCodeRequest
 from modelgates.models.problems import problems
 from modelgates.server.ratelimit import RateLimiter
-from modelgates.server.services import account, consent, secrets, sessions
+from modelgates.server.services import account, apps, codes, consent, secrets, sessions
 from modelgates.server.services.errors import InvalidInput, NotFound
 from modelgates.server.store import Store
 from modelgates.server.web.pages import safe_next
@@ -234,17 +234,94 @@ async def test_headless_codes_carry_no_callback(owner: Account, store: Store) ->
     assert row is not None and row.callback_url is None
 
 
-async def test_loopback_apps_are_never_named_by_a_recorded_title(store: Store) -> None:
-    await store.run(
-        lambda tx: tx.apps.upsert(
-            "http://localhost:5173", "Someone's App", "localhost:5173", None, T0
-        )
-    )
+async def test_loopback_apps_are_never_named_by_a_recorded_title(
+    owner: Account, store: Store
+) -> None:
+    await apps.name_app(store, "http://localhost:5173", "Someone's App", T0)
+    await claim(store, owner, "http://localhost:5173/cb", "My Own Name")
     auth = consent.parse(query(callback_url="http://localhost:5173/cb"), T0)
-    view = await consent.describe_app(store, auth)
+    view = await consent.describe_app(store, auth, owner.user_id)
     assert view == consent.AppView(
         name="localhost:5173", origin="http://localhost:5173", loopback=True
     )
+
+
+async def claim(store: Store, account: Account, callback: str, title: str) -> None:
+    """What an API call with ``account``'s key and ``X-ModelGates-Title: title`` records."""
+    await codes.create_code(
+        store,
+        user_id=account.user_id,
+        request=CreateAuthCodeRequest(callback_url=callback),
+        app=apps.identify(callback_url=callback, title=title, categories=None),
+        now=T0,
+        ttl=timedelta(minutes=10),
+    )
+
+
+async def test_a_claimed_title_names_the_app_for_the_claimers_eyes_only(
+    owner: Account, store: Store, database_url: str
+) -> None:
+    stranger = await create_account(store)
+    callback = f"https://claimed-{secrets.new_code()[:8].lower()}.example/cb"
+    await claim(store, stranger, callback, "Evil")
+    auth = consent.parse(query(callback_url=callback), T0)
+    origin = callback.removesuffix("/cb")
+    host = origin.removeprefix("https://")
+    assert await consent.describe_app(store, auth, stranger.user_id) == consent.AppView(
+        name="Evil", origin=origin, loopback=False, named_by="you"
+    )
+    for viewer in (owner.user_id, None):
+        assert await consent.describe_app(store, auth, viewer) == consent.AppView(
+            name=host, origin=origin, loopback=False, named_by=None
+        )
+    # The operator's name wins for everyone, marked as the operator's.
+    await apps.name_app(store, origin, "Acme Notes", T0)
+    for viewer in (stranger.user_id, owner.user_id, None):
+        view = await consent.describe_app(store, auth, viewer)
+        assert (view.name, view.named_by) == ("Acme Notes", "operator")
+    await apps.name_app(store, origin, None, T0)
+    view = await consent.describe_app(store, auth, owner.user_id)
+    assert (view.name, view.named_by) == (host, None)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "ModelGates",
+        "Model Gates",
+        "\U0001f512 Verified by M0delGates",
+        "M\u043edelGates",
+        "\u0391pple",
+    ],
+)
+async def test_impersonating_titles_are_refused_from_keys_and_from_the_operator(
+    store: Store, title: str
+) -> None:
+    with pytest.raises(InvalidInput) as from_a_key:
+        apps.identify(callback_url="https://a.example/cb", title=title, categories=None)
+    assert from_a_key.value.metadata == {
+        "field": "X-ModelGates-Title",
+        "errors": [
+            {"field": "X-ModelGates-Title", "message": from_a_key.value.message.split(": ", 1)[1]}
+        ],
+    }
+    with pytest.raises(InvalidInput):
+        await apps.name_app(store, "https://a.example", title, T0)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Acme Notes",
+        "Caf\u00e9 Bot",
+        "\u041c\u043e\u0439 \u0431\u043e\u0442",
+        "\u65e5\u672c\u8a9e\u30a2\u30d7\u30ea",
+        "Gates of Models",
+    ],
+)
+def test_honest_titles_in_any_one_script_are_kept(title: str) -> None:
+    identity = apps.identify(callback_url="https://a.example/cb", title=title, categories=None)
+    assert identity.title == title
 
 
 # --- sessions and CSRF --------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from modelgates.models.base import MAX_KEY_LABEL_LENGTH, KeyLabel
 from modelgates.models.keys import KeyRecord
-from modelgates.server.services import keys
+from modelgates.server.services import apps, keys
 from modelgates.server.services.errors import InvalidInput, NotFound
-from modelgates.server.store import AppRow, KeyRow, Store, Transaction
+from modelgates.server.store import KeyRow, Store, Transaction
 
 _KEY_LABEL: TypeAdapter[str] = TypeAdapter(KeyLabel)
 
@@ -25,15 +25,15 @@ class KeyView:
     #: The key's public id (the SHA-256 of the key), never the key.
     hash: str
     record: KeyRecord
-    #: The app holding the key, or None for the user's own keys.
-    app: AppRow | None
+    #: The app holding the key (as this user is shown it), or None for the user's own keys.
+    app: apps.NamedApp | None
     #: "active", "disabled" or "expired".
     status: str
 
 
 @dataclass(frozen=True)
 class AppAccess:
-    app: AppRow
+    app: apps.NamedApp
     #: How many of the user's unrevoked keys the app holds.
     keys: int
 
@@ -47,9 +47,12 @@ class Overview:
 async def overview(store: Store, user_id: str, now: datetime) -> Overview:
     """The user's unrevoked keys, newest first, and the apps that hold any of them."""
 
-    def read(tx: Transaction) -> tuple[list[KeyRow], dict[int, AppRow]]:
+    def read(tx: Transaction) -> tuple[list[KeyRow], dict[int, apps.NamedApp]]:
         rows = [row for row in tx.keys.of_user(user_id) if row.revoked_at is None]
-        return rows, tx.apps.by_ids([row.app_id for row in rows if row.app_id is not None])
+        app_ids = [row.app_id for row in rows if row.app_id is not None]
+        claimed = tx.apps.claimed_titles(user_id, app_ids)
+        found = tx.apps.by_ids(app_ids)
+        return rows, {app_id: apps.named(app, claimed.get(app_id)) for app_id, app in found.items()}
 
     rows, held_by = await store.run(read)
     views = [
@@ -66,7 +69,7 @@ async def overview(store: Store, user_id: str, now: datetime) -> Overview:
         if row.app_id is not None:
             counts[row.app_id] = counts.get(row.app_id, 0) + 1
     access = [AppAccess(app=held_by[app_id], keys=n) for app_id, n in counts.items()]
-    access.sort(key=lambda item: item.app.title.lower())
+    access.sort(key=lambda item: item.app.name.lower())
     return Overview(keys=views, apps=access)
 
 
@@ -80,7 +83,7 @@ async def key_view(store: Store, user_id: str, key_hash: str, now: datetime) -> 
 
 @dataclass(frozen=True)
 class AppKeys:
-    app: AppRow
+    app: apps.NamedApp
     #: The user's unrevoked keys that the app holds, newest first.
     keys: list[KeyView]
 

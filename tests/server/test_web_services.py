@@ -488,3 +488,118 @@ async def test_management_keys_are_the_users_own(owner: Account, store: Store) -
     for bad in ("", "x" * 101, "tab\there"):
         with pytest.raises(InvalidInput):
             await account.create_management_key(store, owner.user_id, bad, T0)
+
+
+# --- a stranger cannot lock an account out -------------------------------------------------------
+
+SERVER_SECRET = b"s" * 32
+
+
+async def test_a_device_that_signed_in_before_gets_in_while_strangers_are_locked_out(
+    store: Store,
+) -> None:
+    victim = await create_account(store)
+    limits = sessions.LoginLimits(per_account="3/15 minutes")
+    limiter = RateLimiter()
+
+    async def attempt(password: str, address: str, device: str | None = None) -> sessions.Session:
+        return await sessions.sign_in(
+            store,
+            limiter,
+            email=victim.email,
+            password=password,
+            client_address=address,
+            now=T0,
+            limits=limits,
+            server_secret=SERVER_SECRET,
+            device_cookie=device,
+        )
+
+    first = await attempt(PASSWORD, "192.0.2.1")  # the victim's browser, some day before
+    assert first.device_cookie is not None and first.device_cookie not in repr(first)
+    for n in range(3):  # a stranger, from as many addresses as they like
+        with pytest.raises(sessions.SignInRefused):
+            await attempt("guess", f"203.0.113.{n}")
+    with pytest.raises(sessions.TooManyAttempts):  # strangers are held back, right password or not
+        await attempt(PASSWORD, "203.0.113.9")
+    # The victim's browser is let in, and keeps its device cookie.
+    again = await attempt(PASSWORD, "192.0.2.1", first.device_cookie)
+    assert again.user.id == victim.user_id
+    # A device cookie is the account's: forged, altered, or another account's, it is no pass.
+    other = await create_account(store)
+    theirs = await sessions.sign_in(
+        store,
+        limiter,
+        email=other.email,
+        password=PASSWORD,
+        client_address="203.0.113.9",
+        now=T0,
+        limits=limits,
+        server_secret=SERVER_SECRET,
+    )
+    assert first.device_cookie is not None and theirs.device_cookie is not None
+    altered = first.device_cookie[:-1] + ("0" if first.device_cookie[-1] != "0" else "1")
+    for forged in (theirs.device_cookie, altered, "x" * 60, ""):
+        with pytest.raises(sessions.TooManyAttempts):
+            await attempt(PASSWORD, "203.0.113.9", forged)
+
+
+async def test_guesses_through_one_device_cookie_are_limited_to_that_cookie(
+    store: Store,
+) -> None:
+    victim = await create_account(store)
+    limits = sessions.LoginLimits(per_account="3/15 minutes", per_device="2/15 minutes")
+    limiter = RateLimiter()
+
+    async def attempt(password: str, device: str | None = None) -> sessions.Session:
+        return await sessions.sign_in(
+            store,
+            limiter,
+            email=victim.email,
+            password=password,
+            client_address="192.0.2.1",
+            now=T0,
+            limits=limits,
+            server_secret=SERVER_SECRET,
+            device_cookie=device,
+        )
+
+    stolen = (await attempt(PASSWORD)).device_cookie
+    for _ in range(2):
+        with pytest.raises(sessions.SignInRefused):
+            await attempt("guess", stolen)
+    with pytest.raises(sessions.TooManyAttempts):
+        await attempt(PASSWORD, stolen)
+    # ...and cost the account's other browsers nothing.
+    assert (await attempt(PASSWORD)).user.id == victim.user_id
+
+
+async def test_sign_up_is_silent_about_taken_addresses_and_tells_their_owner(
+    owner: Account, store: Store
+) -> None:
+    limiter = RateLimiter()
+    answer = await sessions.sign_up(
+        store,
+        limiter,
+        email=owner.email.upper(),
+        password="a stranger's password",
+        client_address="203.0.113.5",
+        now=T0,
+    )
+    assert answer is None  # as for a new address: no refusal, no session
+    told = (await account.overview(store, owner.user_id, T0 + timedelta(days=1))).sign_up_attempts
+    assert told == [T0]
+    later = T0 + account.SIGN_UP_ATTEMPTS_SHOWN + timedelta(days=1)
+    assert (await account.overview(store, owner.user_id, later)).sign_up_attempts == []
+    # The owner's password is unchanged.
+    session = await sessions.sign_in(
+        store, limiter, email=owner.email, password=PASSWORD, client_address="a", now=T0
+    )
+    assert session.user.id == owner.user_id
+    fresh = f"fresh-{secrets.new_code()[:8].lower()}@example.com"
+    assert (
+        await sessions.sign_up(
+            store, limiter, email=fresh, password="long enough", client_address="b", now=T0
+        )
+        is None
+    )

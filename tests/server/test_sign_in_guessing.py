@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -20,7 +20,7 @@ from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services import sessions
 from modelgates.server.store import Store
 from tests.conftest import create_account
-from tests.server.pages import PASSWORD, fast_password_hashing
+from tests.server.pages import PASSWORD, attempt_sign_in, fast_password_hashing
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +29,6 @@ HOUR = 3600
 #: attempt is not counted, so the counters admit the same attempts either way).
 EVERY = 2
 START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp() + 7 * 60  # mid-quarter
-SECRET = b"m" * 32
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,6 +64,18 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
+async def sign_in(
+    store: Store,
+    limiter: RateLimiter,
+    clock: Clock,
+    email: str,
+    password: str,
+    address: str,
+    device: str | None = None,
+) -> sessions.Session:
+    return await attempt_sign_in(store, limiter, email, password, address, clock.at(), device)
+
+
 async def an_hour_of(clock: Clock, attempt: Callable[[int], Awaitable[None]]) -> tuple[int, int]:
     """Run ``attempt(n)`` every EVERY seconds for an hour: (password checks, refusals by limit)."""
     checked = limited = 0
@@ -84,42 +95,20 @@ async def test_a_guesser_gets_about_forty_guesses_an_hour_at_an_account_from_any
 ) -> None:
     victim = await create_account(store)
     limiter = RateLimiter()
-    owner = await sessions.sign_in(
-        store,
-        limiter,
-        email=victim.email,
-        password=PASSWORD,
-        client_address="192.0.2.1",
-        now=clock.at(),
-        server_secret=SECRET,
-    )
+    owner = await sign_in(store, limiter, clock, victim.email, PASSWORD, "192.0.2.1")
     owner_refused = 0
 
     async def guess(n: int) -> None:
         nonlocal owner_refused
         if n % 150 == 0:  # every five minutes the owner signs in from their browser
             try:
-                await sessions.sign_in(
-                    store,
-                    limiter,
-                    email=victim.email,
-                    password=PASSWORD,
-                    client_address="192.0.2.1",
-                    now=clock.at(),
-                    server_secret=SECRET,
-                    device_cookie=owner.device_cookie,
+                await sign_in(
+                    store, limiter, clock, victim.email, PASSWORD, "192.0.2.1", owner.device_cookie
                 )
             except sessions.TooManyAttempts:
                 owner_refused += 1
-        await sessions.sign_in(
-            store,
-            limiter,
-            email=victim.email,
-            password=f"guess {n}",
-            client_address=f"203.0.{n // 256 % 256}.{n % 256}",  # a new address every time
-            now=clock.at(),
-            server_secret=SECRET,
-        )
+        address = f"203.0.{n // 256 % 256}.{n % 256}"  # a new address every time
+        await sign_in(store, limiter, clock, victim.email, f"guess {n}", address)
 
     checked, limited = await an_hour_of(clock, guess)
     print(
@@ -137,14 +126,9 @@ async def test_one_address_spraying_many_accounts_gets_about_four_hundred_an_hou
     limiter = RateLimiter()
 
     async def spray(n: int) -> None:
-        await sessions.sign_in(
-            store,
-            limiter,
-            email=f"someone-{n}@example.com",  # never the same account twice
-            password="Password1",
-            client_address="198.51.100.7",
-            now=clock.at(),
-            server_secret=SECRET,
+        # Never the same account twice.
+        await sign_in(
+            store, limiter, clock, f"someone-{n}@example.com", "Password1", "198.51.100.7"
         )
 
     checked, limited = await an_hour_of(clock, spray)
@@ -161,28 +145,11 @@ async def test_a_stolen_device_cookie_buys_about_forty_guesses_an_hour(
     victim = await create_account(store)
     limiter = RateLimiter()
     stolen = (
-        await sessions.sign_in(
-            store,
-            limiter,
-            email=victim.email,
-            password=PASSWORD,
-            client_address="192.0.2.1",
-            now=clock.at() - timedelta(days=1),
-            server_secret=SECRET,
-        )
+        await sign_in(store, limiter, clock, victim.email, PASSWORD, "192.0.2.1")
     ).device_cookie
 
     async def guess(n: int) -> None:
-        await sessions.sign_in(
-            store,
-            limiter,
-            email=victim.email,
-            password=f"guess {n}",
-            client_address="203.0.113.66",
-            now=clock.at(),
-            server_secret=SECRET,
-            device_cookie=stolen,
-        )
+        await sign_in(store, limiter, clock, victim.email, f"guess {n}", "203.0.113.66", stolen)
 
     checked, limited = await an_hour_of(clock, guess)
     print(

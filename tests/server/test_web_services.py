@@ -3,7 +3,7 @@ clock the test controls."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -19,7 +19,7 @@ from modelgates.server.services.errors import InvalidInput, NotFound
 from modelgates.server.store import Store
 from modelgates.server.web.pages import safe_next
 from tests.conftest import Account, create_account, new_account
-from tests.server.pages import fast_password_hashing
+from tests.server.pages import attempt_sign_in, fast_password_hashing
 
 pytestmark = pytest.mark.anyio
 
@@ -492,7 +492,20 @@ async def test_management_keys_are_the_users_own(owner: Account, store: Store) -
 
 # --- a stranger cannot lock an account out -------------------------------------------------------
 
-SERVER_SECRET = b"s" * 32
+
+def attempts_on(
+    store: Store, limits: sessions.LoginLimits, email: str
+) -> Callable[..., Awaitable[sessions.Session]]:
+    """Sign-in attempts on ``email``'s account through one limiter: ``attempt(password,
+    address="192.0.2.1", device=None)``."""
+    limiter = RateLimiter()
+
+    async def attempt(
+        password: str, address: str = "192.0.2.1", device: str | None = None
+    ) -> sessions.Session:
+        return await attempt_sign_in(store, limiter, email, password, address, T0, device, limits)
+
+    return attempt
 
 
 async def test_a_device_that_signed_in_before_gets_in_while_strangers_are_locked_out(
@@ -500,20 +513,7 @@ async def test_a_device_that_signed_in_before_gets_in_while_strangers_are_locked
 ) -> None:
     victim = await create_account(store)
     limits = sessions.LoginLimits(per_account="3/15 minutes")
-    limiter = RateLimiter()
-
-    async def attempt(password: str, address: str, device: str | None = None) -> sessions.Session:
-        return await sessions.sign_in(
-            store,
-            limiter,
-            email=victim.email,
-            password=password,
-            client_address=address,
-            now=T0,
-            limits=limits,
-            server_secret=SERVER_SECRET,
-            device_cookie=device,
-        )
+    attempt = attempts_on(store, limits, victim.email)
 
     first = await attempt(PASSWORD, "192.0.2.1")  # the victim's browser, some day before
     assert first.device_cookie is not None and first.device_cookie not in repr(first)
@@ -527,16 +527,7 @@ async def test_a_device_that_signed_in_before_gets_in_while_strangers_are_locked
     assert again.user.id == victim.user_id
     # A device cookie is the account's: forged, altered, or another account's, it is no pass.
     other = await create_account(store)
-    theirs = await sessions.sign_in(
-        store,
-        limiter,
-        email=other.email,
-        password=PASSWORD,
-        client_address="203.0.113.9",
-        now=T0,
-        limits=limits,
-        server_secret=SERVER_SECRET,
-    )
+    theirs = await attempts_on(store, limits, other.email)(PASSWORD, "203.0.113.9")
     assert first.device_cookie is not None and theirs.device_cookie is not None
     altered = first.device_cookie[:-1] + ("0" if first.device_cookie[-1] != "0" else "1")
     for forged in (theirs.device_cookie, altered, "x" * 60, ""):
@@ -549,27 +540,14 @@ async def test_guesses_through_one_device_cookie_are_limited_to_that_cookie(
 ) -> None:
     victim = await create_account(store)
     limits = sessions.LoginLimits(per_account="3/15 minutes", per_device="2/15 minutes")
-    limiter = RateLimiter()
-
-    async def attempt(password: str, device: str | None = None) -> sessions.Session:
-        return await sessions.sign_in(
-            store,
-            limiter,
-            email=victim.email,
-            password=password,
-            client_address="192.0.2.1",
-            now=T0,
-            limits=limits,
-            server_secret=SERVER_SECRET,
-            device_cookie=device,
-        )
+    attempt = attempts_on(store, limits, victim.email)
 
     stolen = (await attempt(PASSWORD)).device_cookie
     for _ in range(2):
         with pytest.raises(sessions.SignInRefused):
-            await attempt("guess", stolen)
+            await attempt("guess", device=stolen)
     with pytest.raises(sessions.TooManyAttempts):
-        await attempt(PASSWORD, stolen)
+        await attempt(PASSWORD, device=stolen)
     # ...and cost the account's other browsers nothing.
     assert (await attempt(PASSWORD)).user.id == victim.user_id
 

@@ -131,6 +131,25 @@ def test_key_flags_the_api_refuses_are_one_line_errors_naming_the_flag(
     assert (result.returncode, result.stdout, result.stderr) == (1, "", f"modelgates: {refusal}\n")
 
 
+def test_the_operator_names_apps_for_every_user(db: Path) -> None:
+    named = modelgates("apps", "title", "https://Acme.example/any/path", "Acme Notes", db=db)
+    assert named.returncode == 0, named.stderr
+    assert named.stdout == "https://acme.example is now 'Acme Notes' for every user\n"
+    listed = modelgates("apps", "list", db=db).stdout.splitlines()
+    assert listed[0].split() == ["ID", "CREATED", "ORIGIN", "NAME"]
+    assert listed[1].split()[2:] == ["https://acme.example", "Acme", "Notes"]
+    refused = modelgates("apps", "title", "https://acme.example", "ModeIGates Verified", db=db)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        "modelgates: NAME: must not read as ModelGates nor mix Latin with lookalike letters\n"
+    )
+    not_an_origin = modelgates("apps", "title", "vscode://x", "X", db=db)
+    assert not_an_origin.stderr == "modelgates: ORIGIN: must be an http or https URL\n"
+    cleared = modelgates("apps", "title", "https://acme.example", "--clear", db=db)
+    assert cleared.stdout == "https://acme.example is no longer named by the operator\n"
+    assert modelgates("apps", "list", db=db).stdout.splitlines()[1].split()[-1] == "-"
+
+
 def test_short_password_is_refused(db: Path) -> None:
     result = modelgates(
         "users", "create", "bob@example.com", "--password-stdin", db=db, stdin="short\n"

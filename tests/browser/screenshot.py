@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.browser.screenshot docs/consent.png
 
-A server on a temporary SQLite file, a user, an app that recorded its title through the API,
+A server on a temporary SQLite file, a user, an app the operator named,
 and Chromium signed in on that app's request.
 
     .venv/bin/python -m tests.browser.screenshot --pages DIRECTORY
@@ -40,19 +40,14 @@ DESKTOP = {"width": 1280, "height": 800}
 
 @contextmanager
 def serving() -> Iterator[str]:
-    """A server with a user and an app that recorded its title; its base URL."""
+    """A server with a user and an app the operator named; its base URL."""
     database_url = f"sqlite:///{tempfile.mkdtemp()}/screenshot.db"
     upgrade(database_url)
     run(lambda store: users.create_user(store, EMAIL, PASSWORD, utcnow()), database_url)
-    app = apps.identify(
-        callback_url=CALLBACK, http_referer=None, title="Acme Notes", categories=None
-    )
 
     async def record_app() -> None:
         store = Store.open(database_url)
-        await store.run(
-            lambda tx: tx.apps.upsert(app.origin, app.title, app.default_title, None, utcnow())
-        )
+        await apps.name_app(store, CALLBACK, "Acme Notes", utcnow())
         await store.close()
 
     asyncio.run(record_app())

@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -14,7 +15,9 @@ import pytest
 from argon2 import PasswordHasher
 
 from modelgates import pkce
+from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services import sessions, users
+from modelgates.server.store import Store
 
 PASSWORD = "correct horse battery"  # what tests.conftest.create_account gives every user
 CALLBACK = "https://app.example/cb?from=modelgates"
@@ -31,6 +34,34 @@ def fast_password_hashing() -> Iterator[None]:
         patch.setattr(users, "_hasher", cheap)
         patch.setattr(sessions, "_dummy_hash", lambda: cheap.hash("an unknown account"))
         yield
+
+
+#: The server secret the service-level sign-in tests sign device cookies with.
+DEVICE_SECRET = b"d" * 32
+
+
+async def attempt_sign_in(
+    store: Store,
+    limiter: RateLimiter,
+    email: str,
+    password: str,
+    address: str,
+    now: datetime,
+    device: str | None = None,
+    limits: sessions.LoginLimits = sessions.LOGIN_LIMITS,
+) -> sessions.Session:
+    """One sign-in attempt at the service, with device cookies on (under DEVICE_SECRET)."""
+    return await sessions.sign_in(
+        store,
+        limiter,
+        email=email,
+        password=password,
+        client_address=address,
+        now=now,
+        limits=limits,
+        server_secret=DEVICE_SECRET,
+        device_cookie=device,
+    )
 
 
 def auth_query(verifier: str | None = None, **fields: Any) -> str:

@@ -106,26 +106,54 @@ def test_create_answers_id_app_id_and_utc_created_at(
     assert len(data["id"]) >= 43
 
 
-def test_app_is_identified_by_referer_else_callback_origin(
+def test_the_app_is_the_callbacks_origin_whatever_the_referer(
     live_server: LiveServer, account: Account
 ) -> None:
-    by_referer = create(
+    # The browser visits the callback, so the callback names the app: a referer naming another
+    # app's origin must not file this code (and its key) under that app.
+    with_referer = create(
         live_server,
         account.key,
         {"callback_url": "https://elsewhere.example/cb"},
         {"HTTP-Referer": "https://myapp.example/some/page", "X-ModelGates-Title": "My App"},
     ).json()["data"]["app_id"]
     same_app = create(
+        live_server, account.key, {"callback_url": "https://ELSEWHERE.example:443/other"}
+    ).json()["data"]["app_id"]
+    the_referers = create(
+        live_server, account.key, {"callback_url": "https://myapp.example/cb"}
+    ).json()["data"]["app_id"]
+    assert with_referer == same_app
+    assert the_referers != with_referer
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "ModelGates",
+        "\U0001f512 Verified by ModelGates",
+        "M\u043edelGates",  # Cyrillic o
+        "\uff2d\uff4f\uff44\uff45\uff4c\uff27\uff41\uff54\uff45\uff53",  # fullwidth
+        "Model-Gates official",
+        "rnodelgates",
+        "p\u0430ypal",  # Latin with a Cyrillic a: a lookalike of another name
+    ],
+)
+def test_titles_that_impersonate_are_refused_and_write_nothing(
+    live_server: LiveServer, account: Account, title: str
+) -> None:
+    before = table_counts(live_server.database_url)
+    refused = create(
         live_server,
         account.key,
-        {"callback_url": "https://third.example/cb"},
-        {"HTTP-Referer": "https://MyApp.example:443/other"},
-    ).json()["data"]["app_id"]
-    by_callback = create(
-        live_server, account.key, {"callback_url": "https://elsewhere.example/cb"}
-    ).json()["data"]["app_id"]
-    assert by_referer == same_app
-    assert by_callback != by_referer
+        {"callback_url": "https://impersonator.example/cb"},
+        {"X-ModelGates-Title": title.encode()},  # type: ignore[dict-item]  # UTF-8, as the SDK sends
+    )
+    error = assert_error(refused, 400, "X-ModelGates-Title")
+    assert error["message"] == (  # one sentence, whatever the title: never the title
+        "X-ModelGates-Title: must not read as ModelGates nor mix Latin with lookalike letters"
+    )
+    assert table_counts(live_server.database_url) == before
 
 
 def test_key_label_defaults_to_the_apps_title(live_server: LiveServer, account: Account) -> None:

@@ -18,9 +18,7 @@ pytestmark = pytest.mark.anyio
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 TTL = timedelta(minutes=10)
-APP = apps.identify(
-    callback_url="https://app.example/cb", http_referer=None, title="Test App", categories=None
-)
+APP = apps.identify(callback_url="https://app.example/cb", title="Test App", categories=None)
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +228,7 @@ async def test_a_long_host_name_makes_a_label_cut_to_a_labels_length(
         code_challenge=pkce.s256_challenge(verifier),
         code_challenge_method="S256",
     )
-    app = apps.identify(callback_url=callback, http_referer=None, title=None, categories=None)
+    app = apps.identify(callback_url=callback, title=None, categories=None)
     created = await codes.create_code(
         store, user_id=owner.user_id, request=request, app=app, now=T0, ttl=TTL
     )

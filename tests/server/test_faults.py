@@ -28,9 +28,7 @@ UNLIMITED = {"MODELGATES_RATE_LIMIT_EXCHANGE": "off"}
 
 async def _mint(store: Store) -> tuple[str, list[tuple[str, str]]]:
     account = await create_account(store)
-    app = apps.identify(
-        callback_url="https://app.example/cb", http_referer=None, title="Load", categories=None
-    )
+    app = apps.identify(callback_url="https://app.example/cb", title="Load", categories=None)
     minted = []
     for _ in range(CODES):
         verifier = pkce.create_verifier()

@@ -96,3 +96,25 @@ def test_a_hundred_attempts_per_address_then_every_account_is_refused_there(
     expected = seconds_to_the_quarter_hours_end()
     assert limited.status_code == 429, limited.text
     assert abs(int(limited.headers["retry-after"]) - expected) <= 2
+
+
+def test_a_stranger_cannot_lock_the_owners_browser_out(site: tuple[str, str]) -> None:
+    user = new_account(site[1])
+    owners = PageClient(site[0])
+    stranger = PageClient(site[0])
+    start_of_a_quarter_hour_with_room()
+    assert owners.sign_in(user.email).status_code == 303  # a past sign-in in this browser
+    assert owners.http.cookies.get("mg_device")
+    owners.http.cookies.delete("mg_session")  # that session is long over; the browser remains
+    for _ in range(10):
+        assert stranger.sign_in(user.email, "wrong password").status_code == 400
+    assert stranger.sign_in(user.email).status_code == 429  # strangers are held back...
+    # ...and the owner's browser is not: it signed in here before.
+    assert owners.sign_in(user.email).status_code == 303
+    # The stranger's own device cookie (from their own account) is no pass to this one.
+    own = new_account(site[1])
+    assert stranger.sign_in(own.email).status_code == 303
+    stranger.http.cookies.delete("mg_session")
+    assert stranger.sign_in(user.email).status_code == 429
+    owners.close()
+    stranger.close()

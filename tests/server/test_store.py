@@ -35,8 +35,8 @@ def _apps_named(tx: Transaction, origin: str) -> int:
 
 async def test_work_is_committed_when_it_returns(store: Store) -> None:
     origin = f"https://committed-{os.urandom(4).hex()}.example"
-    app = await store.run(lambda tx: tx.apps.upsert(origin, None, "x", None, utcnow()))
-    assert (app.origin, app.title) == (origin, "x")
+    app = await store.run(lambda tx: tx.apps.upsert(origin, None, utcnow()))
+    assert (app.origin, app.operator_title) == (origin, None)
     assert await store.run(lambda tx: _apps_named(tx, origin)) == 1
 
 
@@ -44,7 +44,7 @@ async def test_work_that_raises_writes_nothing(store: Store) -> None:
     origin = f"https://rolled-back-{os.urandom(4).hex()}.example"
 
     def half(tx: Transaction) -> None:
-        tx.apps.upsert(origin, None, "x", None, utcnow())
+        tx.apps.upsert(origin, None, utcnow())
         raise RuntimeError("after the first write")
 
     with pytest.raises(RuntimeError, match="after the first write"):

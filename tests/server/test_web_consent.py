@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from modelgates import pkce
-from modelgates.server.services import secrets
-from tests.conftest import Account, LiveServer, new_account, run, table_counts
+from modelgates.server.services import apps, secrets
+from tests.conftest import Account, LiveServer, new_account, run, table_counts, utcnow
 from tests.server.pages import (
     CALLBACK,
     PageClient,
@@ -231,19 +231,74 @@ def test_approve_redirects_to_the_callback_and_the_key_carries_the_lowered_limit
     assert record["app_id"] is not None
 
 
-def test_the_app_is_named_by_its_recorded_title(
+def claim_title(server: LiveServer, key: str, title: str, callback: str, **headers: str) -> None:
+    """A key's create-code call that names the app ``title`` (as any app, or attacker, can)."""
+    claimed = server.client.post(
+        "/auth/keys/code",
+        json={"callback_url": callback},
+        headers={"Authorization": f"Bearer {key}", "X-ModelGates-Title": title, **headers},
+    )
+    assert claimed.status_code == 200, claimed.text
+
+
+def test_a_title_claimed_through_a_key_is_shown_to_that_keys_owner_only(
     live_server: LiveServer, signed_in: PageClient, user: Account
 ) -> None:
-    # An app that called the API with a title is known by it on the consent page.
-    recorded = live_server.client.post(
-        "/auth/keys/code",
-        json={"callback_url": "https://titled.example/cb"},
-        headers={"Authorization": f"Bearer {user.key}", "X-ModelGates-Title": "Titled App"},
+    claim_title(live_server, user.key, "Titled App", "https://titled.example/cb")
+    mine = signed_in.consent(auth_query(callback_url="https://titled.example/other"))
+    assert '<span class="app">Titled App</span>' in mine.text
+    assert "the name your own key gave it" in mine.text
+    assert "https://titled.example" in mine.text
+    stranger = PageClient(live_server.base_url).signed_in(
+        new_account(live_server.database_url).email
     )
-    assert recorded.status_code == 200, recorded.text
-    page = signed_in.consent(auth_query(callback_url="https://titled.example/other"))
-    assert '<span class="app">Titled App</span>' in page.text
-    assert "https://titled.example" in page.text
+    theirs = stranger.consent(auth_query(callback_url="https://titled.example/other"))
+    assert "Titled App" not in theirs.text
+    assert '<span class="app">titled.example</span>' in theirs.text
+    stranger.close()
+
+
+def test_the_operators_name_is_shown_to_everyone_as_the_operators(
+    live_server: LiveServer, signed_in: PageClient, user: Account
+) -> None:
+    claim_title(live_server, user.key, "My Name For It", "https://operated.example/cb")
+    run(
+        lambda store: apps.name_app(store, "https://operated.example", "Operated", utcnow()),
+        live_server.database_url,
+    )
+    query = auth_query(callback_url="https://operated.example/cb")
+    page = signed_in.consent(query)
+    assert '<span class="app">Operated</span>' in page.text
+    assert "named by this server\u2019s operator" in page.text
+    assert "My Name For It" not in page.text
+    signed_out = PageClient(live_server.base_url)
+    assert "<strong>Operated</strong>" in signed_out.get(f"/auth?{query}").text
+    signed_out.close()
+
+
+def test_no_one_can_rename_another_users_app(
+    live_server: LiveServer, signed_in: PageClient, user: Account
+) -> None:
+    # The victim approved an app once; its key is listed under the app on their account page.
+    query = auth_query(callback_url="https://victim-app.example/cb")
+    assert signed_in.decide(query, "approve").status_code == 303
+    attacker = new_account(live_server.database_url)
+    # By the callback's origin, and by a referer naming the app with a callback elsewhere.
+    claim_title(live_server, attacker.key, "Evil", "https://victim-app.example/cb")
+    claim_title(
+        live_server,
+        attacker.key,
+        "Evil Too",
+        "https://attacker.example/cb",
+        **{"HTTP-Referer": "https://victim-app.example/"},
+    )
+    page = signed_in.consent(query)
+    assert '<span class="app">victim-app.example</span>' in page.text
+    for shown in (page.text, signed_in.get("/account").text):
+        assert "Evil" not in shown
+    sign_in_form = PageClient(live_server.base_url)
+    assert "Evil" not in sign_in_form.get(f"/auth?{query}").text
+    sign_in_form.close()
 
 
 def test_a_loopback_app_is_called_by_host_and_port(signed_in: PageClient) -> None:

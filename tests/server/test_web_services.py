@@ -3,7 +3,7 @@ clock the test controls."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -14,12 +14,12 @@ from modelgates import pkce
 from modelgates.models.oauth import CreateAuthCodeRequest
 from modelgates.models.problems import problems
 from modelgates.server.ratelimit import RateLimiter
-from modelgates.server.services import account, consent, secrets, sessions
+from modelgates.server.services import account, apps, codes, consent, secrets, sessions
 from modelgates.server.services.errors import InvalidInput, NotFound
 from modelgates.server.store import Store
 from modelgates.server.web.pages import safe_next
 from tests.conftest import Account, create_account, new_account
-from tests.server.pages import fast_password_hashing
+from tests.server.pages import attempt_sign_in, fast_password_hashing
 
 pytestmark = pytest.mark.anyio
 
@@ -234,17 +234,94 @@ async def test_headless_codes_carry_no_callback(owner: Account, store: Store) ->
     assert row is not None and row.callback_url is None
 
 
-async def test_loopback_apps_are_never_named_by_a_recorded_title(store: Store) -> None:
-    await store.run(
-        lambda tx: tx.apps.upsert(
-            "http://localhost:5173", "Someone's App", "localhost:5173", None, T0
-        )
-    )
+async def test_loopback_apps_are_never_named_by_a_recorded_title(
+    owner: Account, store: Store
+) -> None:
+    await apps.name_app(store, "http://localhost:5173", "Someone's App", T0)
+    await claim(store, owner, "http://localhost:5173/cb", "My Own Name")
     auth = consent.parse(query(callback_url="http://localhost:5173/cb"), T0)
-    view = await consent.describe_app(store, auth)
+    view = await consent.describe_app(store, auth, owner.user_id)
     assert view == consent.AppView(
         name="localhost:5173", origin="http://localhost:5173", loopback=True
     )
+
+
+async def claim(store: Store, account: Account, callback: str, title: str) -> None:
+    """What an API call with ``account``'s key and ``X-ModelGates-Title: title`` records."""
+    await codes.create_code(
+        store,
+        user_id=account.user_id,
+        request=CreateAuthCodeRequest(callback_url=callback),
+        app=apps.identify(callback_url=callback, title=title, categories=None),
+        now=T0,
+        ttl=timedelta(minutes=10),
+    )
+
+
+async def test_a_claimed_title_names_the_app_for_the_claimers_eyes_only(
+    owner: Account, store: Store, database_url: str
+) -> None:
+    stranger = await create_account(store)
+    callback = f"https://claimed-{secrets.new_code()[:8].lower()}.example/cb"
+    await claim(store, stranger, callback, "Evil")
+    auth = consent.parse(query(callback_url=callback), T0)
+    origin = callback.removesuffix("/cb")
+    host = origin.removeprefix("https://")
+    assert await consent.describe_app(store, auth, stranger.user_id) == consent.AppView(
+        name="Evil", origin=origin, loopback=False, named_by="you"
+    )
+    for viewer in (owner.user_id, None):
+        assert await consent.describe_app(store, auth, viewer) == consent.AppView(
+            name=host, origin=origin, loopback=False, named_by=None
+        )
+    # The operator's name wins for everyone, marked as the operator's.
+    await apps.name_app(store, origin, "Acme Notes", T0)
+    for viewer in (stranger.user_id, owner.user_id, None):
+        view = await consent.describe_app(store, auth, viewer)
+        assert (view.name, view.named_by) == ("Acme Notes", "operator")
+    await apps.name_app(store, origin, None, T0)
+    view = await consent.describe_app(store, auth, owner.user_id)
+    assert (view.name, view.named_by) == (host, None)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "ModelGates",
+        "Model Gates",
+        "\U0001f512 Verified by M0delGates",
+        "M\u043edelGates",
+        "\u0391pple",
+    ],
+)
+async def test_impersonating_titles_are_refused_from_keys_and_from_the_operator(
+    store: Store, title: str
+) -> None:
+    with pytest.raises(InvalidInput) as from_a_key:
+        apps.identify(callback_url="https://a.example/cb", title=title, categories=None)
+    assert from_a_key.value.metadata == {
+        "field": "X-ModelGates-Title",
+        "errors": [
+            {"field": "X-ModelGates-Title", "message": from_a_key.value.message.split(": ", 1)[1]}
+        ],
+    }
+    with pytest.raises(InvalidInput):
+        await apps.name_app(store, "https://a.example", title, T0)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Acme Notes",
+        "Caf\u00e9 Bot",
+        "\u041c\u043e\u0439 \u0431\u043e\u0442",
+        "\u65e5\u672c\u8a9e\u30a2\u30d7\u30ea",
+        "Gates of Models",
+    ],
+)
+def test_honest_titles_in_any_one_script_are_kept(title: str) -> None:
+    identity = apps.identify(callback_url="https://a.example/cb", title=title, categories=None)
+    assert identity.title == title
 
 
 # --- sessions and CSRF --------------------------------------------------------------------------
@@ -411,3 +488,96 @@ async def test_management_keys_are_the_users_own(owner: Account, store: Store) -
     for bad in ("", "x" * 101, "tab\there"):
         with pytest.raises(InvalidInput):
             await account.create_management_key(store, owner.user_id, bad, T0)
+
+
+# --- a stranger cannot lock an account out -------------------------------------------------------
+
+
+def attempts_on(
+    store: Store, limits: sessions.LoginLimits, email: str
+) -> Callable[..., Awaitable[sessions.Session]]:
+    """Sign-in attempts on ``email``'s account through one limiter: ``attempt(password,
+    address="192.0.2.1", device=None)``."""
+    limiter = RateLimiter()
+
+    async def attempt(
+        password: str, address: str = "192.0.2.1", device: str | None = None
+    ) -> sessions.Session:
+        return await attempt_sign_in(store, limiter, email, password, address, T0, device, limits)
+
+    return attempt
+
+
+async def test_a_device_that_signed_in_before_gets_in_while_strangers_are_locked_out(
+    store: Store,
+) -> None:
+    victim = await create_account(store)
+    limits = sessions.LoginLimits(per_account="3/15 minutes")
+    attempt = attempts_on(store, limits, victim.email)
+
+    first = await attempt(PASSWORD, "192.0.2.1")  # the victim's browser, some day before
+    assert first.device_cookie is not None and first.device_cookie not in repr(first)
+    for n in range(3):  # a stranger, from as many addresses as they like
+        with pytest.raises(sessions.SignInRefused):
+            await attempt("guess", f"203.0.113.{n}")
+    with pytest.raises(sessions.TooManyAttempts):  # strangers are held back, right password or not
+        await attempt(PASSWORD, "203.0.113.9")
+    # The victim's browser is let in, and keeps its device cookie.
+    again = await attempt(PASSWORD, "192.0.2.1", first.device_cookie)
+    assert again.user.id == victim.user_id
+    # A device cookie is the account's: forged, altered, or another account's, it is no pass.
+    other = await create_account(store)
+    theirs = await attempts_on(store, limits, other.email)(PASSWORD, "203.0.113.9")
+    assert first.device_cookie is not None and theirs.device_cookie is not None
+    altered = first.device_cookie[:-1] + ("0" if first.device_cookie[-1] != "0" else "1")
+    for forged in (theirs.device_cookie, altered, "x" * 60, ""):
+        with pytest.raises(sessions.TooManyAttempts):
+            await attempt(PASSWORD, "203.0.113.9", forged)
+
+
+async def test_guesses_through_one_device_cookie_are_limited_to_that_cookie(
+    store: Store,
+) -> None:
+    victim = await create_account(store)
+    limits = sessions.LoginLimits(per_account="3/15 minutes", per_device="2/15 minutes")
+    attempt = attempts_on(store, limits, victim.email)
+
+    stolen = (await attempt(PASSWORD)).device_cookie
+    for _ in range(2):
+        with pytest.raises(sessions.SignInRefused):
+            await attempt("guess", device=stolen)
+    with pytest.raises(sessions.TooManyAttempts):
+        await attempt(PASSWORD, device=stolen)
+    # ...and cost the account's other browsers nothing.
+    assert (await attempt(PASSWORD)).user.id == victim.user_id
+
+
+async def test_sign_up_is_silent_about_taken_addresses_and_tells_their_owner(
+    owner: Account, store: Store
+) -> None:
+    limiter = RateLimiter()
+    answer = await sessions.sign_up(
+        store,
+        limiter,
+        email=owner.email.upper(),
+        password="a stranger's password",
+        client_address="203.0.113.5",
+        now=T0,
+    )
+    assert answer is None  # as for a new address: no refusal, no session
+    told = (await account.overview(store, owner.user_id, T0 + timedelta(days=1))).sign_up_attempts
+    assert told == [T0]
+    later = T0 + account.SIGN_UP_ATTEMPTS_SHOWN + timedelta(days=1)
+    assert (await account.overview(store, owner.user_id, later)).sign_up_attempts == []
+    # The owner's password is unchanged.
+    session = await sessions.sign_in(
+        store, limiter, email=owner.email, password=PASSWORD, client_address="a", now=T0
+    )
+    assert session.user.id == owner.user_id
+    fresh = f"fresh-{secrets.new_code()[:8].lower()}@example.com"
+    assert (
+        await sessions.sign_up(
+            store, limiter, email=fresh, password="long enough", client_address="b", now=T0
+        )
+        is None
+    )

@@ -2,10 +2,10 @@
 terminal (``login``, ``whoami``: the SDK alone).
 
 Here are the arguments; the commands are in ``client`` (the SDK's: ``login``, ``whoami``),
-``admin`` (``users``, ``keys``, ``service-tokens``, ``audit``, ``db``) and ``serve``. A command's
-module is imported when it runs, so ``modelgates --help`` and the SDK's commands work without the
-[server] extra. Configuration comes from flags, then ``MODELGATES_*`` environment variables (see
-Settings).
+``admin`` (``users``, ``keys``, ``apps``, ``service-tokens``, ``audit``, ``db``) and ``serve``.
+A command's module is imported when it runs, so ``modelgates --help`` and the SDK's commands
+work without the [server] extra. Configuration comes from flags, then ``MODELGATES_*``
+environment variables (see Settings).
 """
 
 from __future__ import annotations
@@ -127,6 +127,22 @@ def _parser() -> argparse.ArgumentParser:
         toggle = keys.add_parser(verb, parents=[database], help=f"{verb} a key by its hash")
         toggle.add_argument("hash")
         toggle.set_defaults(run=_command("admin", "keys_toggle"), disabled=disabled)
+
+    apps = commands.add_parser(
+        "apps", help="the apps that hold keys, and the names every user sees"
+    ).add_subparsers(title="commands")
+    title_app = apps.add_parser(
+        "title", parents=[database], help="name an app for every user (shown as the operator's)"
+    )
+    title_app.add_argument(
+        "origin", metavar="ORIGIN", help="the app's origin, e.g. https://app.example"
+    )
+    named = title_app.add_mutually_exclusive_group(required=True)
+    named.add_argument("name", metavar="NAME", nargs="?")
+    named.add_argument("--clear", action="store_true", help="remove the operator's name")
+    title_app.set_defaults(run=_command("admin", "apps_title"))
+    list_apps = apps.add_parser("list", parents=[database], help="list the apps")
+    list_apps.set_defaults(run=_command("admin", "apps_list"))
 
     tokens = commands.add_parser(
         "service-tokens", help="credentials for a model gateway to charge keys"

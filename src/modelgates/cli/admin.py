@@ -1,5 +1,5 @@
-"""Server administration: ``users``, ``keys``, ``service-tokens``, ``audit`` and ``db``, straight
-on the database (no server needs to run). Needs the [server] extra.
+"""Server administration: ``users``, ``keys``, ``apps``, ``service-tokens``, ``audit`` and
+``db``, straight on the database (no server needs to run). Needs the [server] extra.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from modelgates.cli.common import CommandError, from_flags
 from modelgates.cli.database import location, migrate, require_database, settings_of, with_store
 from modelgates.models.keys import CreateKeyRequest
-from modelgates.server.services import audit, keys, money, usage, users
+from modelgates.server.services import apps, audit, keys, money, usage, users
 from modelgates.server.store import KeyRow, Store
 
 
@@ -90,6 +90,26 @@ def keys_toggle(args: argparse.Namespace) -> None:
 
 def _named(row: KeyRow, email: str) -> str:
     return f"key {row.label!r} of {email}"
+
+
+def apps_title(args: argparse.Namespace) -> None:
+    title = None if args.clear else args.name
+    row = with_store(
+        settings_of(args), lambda store: apps.name_app(store, args.origin, title, _now())
+    )
+    if row.operator_title is None:
+        print(f"{row.origin} is no longer named by the operator")
+    else:
+        print(f"{row.origin} is now {row.operator_title!r} for every user")
+
+
+def apps_list(args: argparse.Namespace) -> None:
+    """Every app; NAME is the operator's ("-": none; each user sees its host or their own)."""
+    rows = with_store(settings_of(args), apps.list_apps)
+    print(f"{'ID':>6}  {'CREATED':20}  {'ORIGIN':40}  NAME")
+    for row in rows:
+        created = row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{row.id:>6}  {created:20}  {row.origin:40}  {row.operator_title or '-'}")
 
 
 def service_tokens_create(args: argparse.Namespace) -> None:

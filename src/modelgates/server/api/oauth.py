@@ -29,7 +29,6 @@ async def create_auth_code(call: ApiCall) -> CreateAuthCodeResponse:
     body = await call.body(CreateAuthCodeRequest)
     app = apps.identify(
         callback_url=body.callback_url,
-        http_referer=call.header("http-referer"),
         title=call.header("x-modelgates-title") or call.header("x-title"),
         categories=call.header("x-modelgates-categories"),
     )

@@ -72,14 +72,17 @@ _ATTRIBUTION_HEADERS: tuple[dict[str, Any], ...] = (
         "name": "HTTP-Referer",
         "in": "header",
         "required": False,
-        "description": "The app's URL: its identity (its origin), else the callback URL's.",
+        "description": "The app's URL, accepted for attribution; the app is the callback "
+        "URL's origin, whatever this says.",
         "schema": {"type": "string"},
     },
     {
         "name": "X-ModelGates-Title",
         "in": "header",
         "required": False,
-        "description": "The app's display name (printable characters, at most 100 kept).",
+        "description": "The app's display name (printable characters, at most 100 kept), "
+        "shown only to the user whose key sent it; 400 when it reads as ModelGates or mixes "
+        "Latin with lookalike letters of another script.",
         "schema": {"type": "string"},
     },
     {

@@ -6,16 +6,16 @@ that the key exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
 from modelgates.models.base import MAX_KEY_LABEL_LENGTH, KeyLabel
 from modelgates.models.keys import KeyRecord
-from modelgates.server.services import keys
+from modelgates.server.services import apps, keys, sessions
 from modelgates.server.services.errors import InvalidInput, NotFound
-from modelgates.server.store import AppRow, KeyRow, Store, Transaction
+from modelgates.server.store import KeyRow, Store, Transaction
 
 _KEY_LABEL: TypeAdapter[str] = TypeAdapter(KeyLabel)
 
@@ -25,33 +25,47 @@ class KeyView:
     #: The key's public id (the SHA-256 of the key), never the key.
     hash: str
     record: KeyRecord
-    #: The app holding the key, or None for the user's own keys.
-    app: AppRow | None
+    #: The app holding the key (as this user is shown it), or None for the user's own keys.
+    app: apps.NamedApp | None
     #: "active", "disabled" or "expired".
     status: str
 
 
 @dataclass(frozen=True)
 class AppAccess:
-    app: AppRow
+    app: apps.NamedApp
     #: How many of the user's unrevoked keys the app holds.
     keys: int
+
+
+#: How far back the account page reports sign-ups attempted with the user's address.
+SIGN_UP_ATTEMPTS_SHOWN = timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class Overview:
     keys: list[KeyView]
     apps: list[AppAccess]
+    #: When someone tried to sign up with this user's address (within SIGN_UP_ATTEMPTS_SHOWN),
+    #: newest first: sign-up answers alike either way, so the owner is told here.
+    sign_up_attempts: list[datetime] = field(default_factory=list)
 
 
 async def overview(store: Store, user_id: str, now: datetime) -> Overview:
     """The user's unrevoked keys, newest first, and the apps that hold any of them."""
 
-    def read(tx: Transaction) -> tuple[list[KeyRow], dict[int, AppRow]]:
+    def read(tx: Transaction) -> tuple[list[KeyRow], dict[int, apps.NamedApp], list[datetime]]:
         rows = [row for row in tx.keys.of_user(user_id) if row.revoked_at is None]
-        return rows, tx.apps.by_ids([row.app_id for row in rows if row.app_id is not None])
+        app_ids = [row.app_id for row in rows if row.app_id is not None]
+        claimed = tx.apps.claimed_titles(user_id, app_ids)
+        found = tx.apps.by_ids(app_ids)
+        held_by = {app_id: apps.named(app, claimed.get(app_id)) for app_id, app in found.items()}
+        attempts = tx.audit.times_of(
+            user_id, sessions.SIGN_UP_FOR_EXISTING_ACCOUNT, now - SIGN_UP_ATTEMPTS_SHOWN
+        )
+        return rows, held_by, attempts
 
-    rows, held_by = await store.run(read)
+    rows, held_by, attempts = await store.run(read)
     views = [
         KeyView(
             hash=row.hash,
@@ -66,8 +80,8 @@ async def overview(store: Store, user_id: str, now: datetime) -> Overview:
         if row.app_id is not None:
             counts[row.app_id] = counts.get(row.app_id, 0) + 1
     access = [AppAccess(app=held_by[app_id], keys=n) for app_id, n in counts.items()]
-    access.sort(key=lambda item: item.app.title.lower())
-    return Overview(keys=views, apps=access)
+    access.sort(key=lambda item: item.app.name.lower())
+    return Overview(keys=views, apps=access, sign_up_attempts=attempts)
 
 
 async def key_view(store: Store, user_id: str, key_hash: str, now: datetime) -> KeyView:
@@ -80,7 +94,7 @@ async def key_view(store: Store, user_id: str, key_hash: str, now: datetime) -> 
 
 @dataclass(frozen=True)
 class AppKeys:
-    app: AppRow
+    app: apps.NamedApp
     #: The user's unrevoked keys that the app holds, newest first.
     keys: list[KeyView]
 

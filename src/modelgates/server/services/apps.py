@@ -1,24 +1,43 @@
-"""Who is asking: an app's identity from its attribution headers or its callback URL."""
+"""Who is asking: an app's identity, and what each user is shown as its name.
+
+* The app **is** the origin its callback URL sends the browser to (:func:`origin_of`): what the
+  browser will visit, not what a caller says it is. ``HTTP-Referer`` names nothing: anyone can
+  send any referer, so it would let one caller file codes under another app.
+* A title claimed with ``X-ModelGates-Title`` is recorded for the key's owner only and shown to
+  them alone, marked as theirs. The name every user sees is the operator's
+  (``modelgates apps title``), marked as such; without one, an app is called by its host.
+* Titles that read as ModelGates, or mix Latin with lookalike letters of another script, are
+  refused wherever they come from.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 from modelgates.models.oauth import LOOPBACK_HOSTS
+from modelgates.server.services import lookalikes
+from modelgates.server.services.errors import InvalidInput
+from modelgates.server.store import AppRow, Store
 
 _CATEGORY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _MAX_CATEGORIES = 10
 _MAX_CATEGORY_LENGTH = 40
-_MAX_TITLE_LENGTH = 100
+MAX_TITLE_LENGTH = 100
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Where an API call claims a title.
+TITLE_HEADER = "X-ModelGates-Title"
+#: Who gave the name a user is shown: the operator, the user's own key, or nobody (the host).
+NamedBy = Literal["operator", "you"] | None
 
 
 @dataclass(frozen=True)
 class AppIdentity:
     origin: str
-    #: The title the app gave in its headers, if any.
+    #: The title the app claimed in its headers, if any (for the calling key's owner only).
     title: str | None
     #: What to call the app when it never gave a title: "localhost:PORT", else its host.
     default_title: str
@@ -26,8 +45,21 @@ class AppIdentity:
     categories: str | None
 
 
+@dataclass(frozen=True)
+class NamedApp:
+    """An app as one user is shown it."""
+
+    id: int
+    origin: str
+    name: str
+    named_by: NamedBy
+
+
 def origin_of(url: str) -> str | None:
-    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased, default port left out."""
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased, default port left out.
+
+    The one derivation of an app's identity from its callback URL: the consent page, the API and
+    the operator's commands all call this, so how the URL is parsed is decided here alone."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -42,39 +74,67 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{shown_host}:{port}"
 
 
-def identify(
-    *,
-    callback_url: str | None,
-    http_referer: str | None,
-    title: str | None,
-    categories: str | None,
-) -> AppIdentity:
-    """The app is its ``HTTP-Referer``'s origin when that is a usable URL, else the callback's."""
-    origin = (origin_of(http_referer) if http_referer else None) or (
-        origin_of(callback_url) if callback_url else None
-    )
+def identify(*, callback_url: str | None, title: str | None, categories: str | None) -> AppIdentity:
+    """The app the callback URL sends the browser to, and what the caller claims it is called
+    (InvalidInput naming :data:`TITLE_HEADER` for a title that impersonates)."""
+    origin = origin_of(callback_url) if callback_url else None
     if origin is None:
         origin = "urn:modelgates:unidentified-app"
     return AppIdentity(
         origin=origin,
-        title=_clean_title(title),
-        default_title=_default_title(origin),
+        title=None if title is None else check_title(title, TITLE_HEADER),
+        default_title=default_title(origin),
         categories=_clean_categories(categories),
     )
 
 
-def _default_title(origin: str) -> str:
+def is_loopback(origin: str) -> bool:
+    """Every machine has its own: a name recorded for such an origin says nothing about the
+    program on a given user's machine."""
+    return urlsplit(origin).hostname in LOOPBACK_HOSTS
+
+
+def default_title(origin: str) -> str:
+    """What an app is called when no one named it: ``localhost:PORT``, else its host."""
     parts = urlsplit(origin)
     if parts.hostname in LOOPBACK_HOSTS:
         return parts.netloc  # localhost:PORT
     return parts.hostname or origin
 
 
-def _clean_title(title: str | None) -> str | None:
-    if title is None:
-        return None
-    printable = "".join(ch for ch in title if ch.isprintable()).strip()
-    return printable[:_MAX_TITLE_LENGTH] or None
+def named(app: AppRow, claimed: str | None) -> NamedApp:
+    """``app`` as the user whose keys claimed ``claimed`` for it is shown it."""
+    if app.operator_title and not is_loopback(app.origin):
+        return NamedApp(app.id, app.origin, app.operator_title, "operator")
+    if claimed:
+        return NamedApp(app.id, app.origin, claimed, "you")
+    return NamedApp(app.id, app.origin, default_title(app.origin), None)
+
+
+def check_title(title: str, field: str) -> str | None:
+    """A title as recorded: printable characters, at most :data:`MAX_TITLE_LENGTH`; None when
+    nothing is left. One that reads as ModelGates or mixes lookalike scripts is InvalidInput."""
+    printable = "".join(ch for ch in title if ch.isprintable()).strip()[:MAX_TITLE_LENGTH]
+    if lookalikes.reads_as_our_name(printable) or lookalikes.mixes_lookalike_scripts(printable):
+        raise InvalidInput(
+            field, "must not read as ModelGates nor mix Latin with lookalike letters"
+        )
+    return printable or None
+
+
+async def name_app(store: Store, url: str, title: str | None, now: datetime) -> AppRow:
+    """The operator names the app at ``url``'s origin for every user (None: no longer)."""
+    origin = origin_of(url)
+    if origin is None:
+        raise InvalidInput("ORIGIN", "must be an http or https URL")
+    checked = None if title is None else check_title(title, "NAME")
+    if title is not None and checked is None:
+        raise InvalidInput("NAME", f"must be 1 to {MAX_TITLE_LENGTH} printable characters")
+    return await store.run(lambda tx: tx.apps.set_operator_title(origin, checked, now))
+
+
+async def list_apps(store: Store) -> list[AppRow]:
+    return await store.run(lambda tx: tx.apps.all())
 
 
 def _clean_categories(raw: str | None) -> str | None:

@@ -87,8 +87,12 @@ async def create_code(
             replay = _claim(tx, idempotency, user_id, _fingerprint(request, app), now, ttl)
             if replay is not None:
                 return replay
-        recorded = tx.apps.upsert(app.origin, app.title, app.default_title, app.categories, now)
+        recorded = tx.apps.upsert(app.origin, app.categories, now)
         app_id = recorded.id
+        if app.title is not None:
+            tx.apps.claim_title(app_id, user_id, app.title, now)
+        claimed = app.title or tx.apps.claimed_titles(user_id, [app_id]).get(app_id)
+        name = apps.named(recorded, claimed).name
         if request.code_challenge is not None:
             tx.codes.release_stale_challenge(
                 user_id, request.code_challenge, now, MAX_FAILED_ATTEMPTS
@@ -103,9 +107,9 @@ async def create_code(
                 code_challenge_method=request.code_challenge_method,
                 limit_micros=None if request.limit is None else money.to_micros(request.limit),
                 usage_limit_type=request.usage_limit_type,
-                # The app's name as the user approved it, unless the app chose a label; a name
-                # made from a long host name is cut to a label's length.
-                key_label=request.key_label or recorded.title[:MAX_KEY_LABEL_LENGTH],
+                # The app's name as this user is shown it, unless the app chose a label; a
+                # name made from a long host name is cut to a label's length.
+                key_label=request.key_label or name[:MAX_KEY_LABEL_LENGTH],
                 key_expires_at=request.expires_at,
                 created_at=now,
                 expires_at=now + ttl,
@@ -323,7 +327,8 @@ def _insert_key(tx: Transaction, code: CodeRow, key: str, now: datetime) -> keys
         app = tx.apps.by_id(code.app_id)
         if app is None:  # the foreign key forbids it
             raise RuntimeError("a code without its app")
-        label = app.title
+        claimed = tx.apps.claimed_titles(code.user_id, [app.id]).get(app.id)
+        label = apps.named(app, claimed).name[:MAX_KEY_LABEL_LENGTH]
     return keys.insert_new_key(
         tx,
         user_id=code.user_id,

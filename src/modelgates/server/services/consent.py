@@ -23,11 +23,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from pydantic import TypeAdapter, ValidationError
 
 from modelgates.models.base import Money
-from modelgates.models.oauth import LOOPBACK_HOSTS, CreateAuthCodeRequest
+from modelgates.models.oauth import CreateAuthCodeRequest
 from modelgates.models.problems import as_reported, describe
 from modelgates.server.services import apps, codes
 from modelgates.server.services.errors import InvalidInput, ServiceError
-from modelgates.server.store import Store
+from modelgates.server.store import Store, Transaction
 
 #: The app of every headless request: there is no callback to tell who is asking.
 HEADLESS_APP = apps.AppIdentity(
@@ -77,12 +77,15 @@ class AuthRequest:
 class AppView:
     """Who is asking, as the consent screen shows it."""
 
-    #: What to call the app: its recorded title, else its host (``localhost:PORT`` on loopback).
+    #: What to call the app: the operator's name for it, else the title this user's own keys
+    #: claimed for it, else its host (always ``localhost:PORT`` on loopback).
     name: str
     #: ``scheme://host[:port]``; None for headless requests.
     origin: str | None
     #: The app runs on the user's own machine (its origin is a loopback host).
     loopback: bool
+    #: Who gave :attr:`name`: ``"operator"``, ``"you"`` (this user's key) or None (the host).
+    named_by: apps.NamedBy = None
 
 
 @dataclass(frozen=True)
@@ -151,23 +154,30 @@ def identity_of(auth: AuthRequest) -> apps.AppIdentity:
     """The app asking: the callback URL's origin (its title as recorded, if any)."""
     if auth.callback_url is None:
         return HEADLESS_APP
-    return apps.identify(
-        callback_url=auth.callback_url, http_referer=None, title=None, categories=None
-    )
+    return apps.identify(callback_url=auth.callback_url, title=None, categories=None)
 
 
-async def describe_app(store: Store, auth: AuthRequest) -> AppView:
+async def describe_app(store: Store, auth: AuthRequest, user_id: str | None = None) -> AppView:
+    """Who asks, as ``user_id`` (None: a visitor not signed in) is to be shown it."""
     identity = identity_of(auth)
     if auth.headless:
         return AppView(name=identity.default_title, origin=None, loopback=False)
-    loopback = urlsplit(identity.origin).hostname in LOOPBACK_HOSTS
-    if loopback:
-        # Every machine has its own localhost: a title someone recorded for this origin says
-        # nothing about the program running on this user's machine.
+    if apps.is_loopback(identity.origin):
+        # Every machine has its own localhost: a title recorded for this origin, even by this
+        # user's keys, says nothing about the program running on this machine now.
         return AppView(name=identity.default_title, origin=identity.origin, loopback=True)
-    recorded = await store.run(lambda tx: tx.apps.by_origin(identity.origin))
-    name = recorded.title if recorded is not None else identity.default_title
-    return AppView(name=name, origin=identity.origin, loopback=False)
+
+    def read(tx: Transaction) -> apps.NamedApp | None:
+        recorded = tx.apps.by_origin(identity.origin)
+        if recorded is None:
+            return None
+        claimed = None if user_id is None else tx.apps.claimed_titles(user_id, [recorded.id])
+        return apps.named(recorded, None if claimed is None else claimed.get(recorded.id))
+
+    shown = await store.run(read)
+    if shown is None:
+        return AppView(name=identity.default_title, origin=identity.origin, loopback=False)
+    return AppView(name=shown.name, origin=identity.origin, loopback=False, named_by=shown.named_by)
 
 
 def chosen_limit(auth: AuthRequest, typed: str | None) -> Decimal | None:

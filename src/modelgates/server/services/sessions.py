@@ -6,6 +6,12 @@
 * Sign-in attempts are rate limited per account and per client address (:class:`LoginLimits`),
   counted before the password is checked, so the limits also bound the argon2 work an attacker
   can cause. A successful sign-in clears its account's count, not its address's.
+* The account's limit holds back strangers, not the account's owner (OWASP's device cookies): a
+  successful sign-in gives the browser a *device cookie*, an HMAC under the server's secret of
+  the account and a random nonce. An attempt that presents the account's device cookie is
+  counted against that cookie alone (:attr:`LoginLimits.per_device`), never against the account
+  or the address, so ten wrong guesses from anywhere else leave the owner's browser able to sign
+  in; someone who stole the cookie gets that cookie's few guesses and no more.
 * A wrong e-mail and a wrong password get the same answer, after the same argon2 work.
 * CSRF: each form carries ``csrf_token(secret)``, an HMAC keyed with a secret only the browser's
   cookie holds: the session token once signed in, else a per-browser random value
@@ -18,32 +24,46 @@ import asyncio
 import functools
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.services import secrets, users
-from modelgates.server.services.errors import InvalidInput, ServiceError, TooManyRequests
+from modelgates.server.services.errors import (
+    Conflict,
+    InvalidInput,
+    ServiceError,
+    TooManyRequests,
+)
 from modelgates.server.store import Store, Transaction, UserRow
 
 SESSION_TTL = timedelta(days=7)
+#: How long a browser stays known to an account after a successful sign-in there.
+DEVICE_TTL = timedelta(days=180)
 _CSRF_CONTEXT = b"modelgates csrf v1"
+_DEVICE_CONTEXT = b"modelgates device v1\x00"
+_DEVICE_NONCE_LENGTH = 22  # 128 bits of base64url
 
 
 @dataclass(frozen=True)
 class LoginLimits:
     """Sign-in attempts allowed, in the ``limits`` library's notation."""
 
+    #: Attempts on one account from browsers without its device cookie, from any address.
     per_account: str = "10/15 minutes"
     #: Generous, because many people may share one address (an office, a carrier's NAT).
     per_address: str = "100/15 minutes"
+    #: Attempts with one device cookie (the browser signed in to the account before).
+    per_device: str = "10/15 minutes"
 
 
 LOGIN_LIMITS = LoginLimits()
 #: Sign-ups allowed per client address, where the operator allows sign-up at all.
 SIGNUP_LIMIT = "10/hour"
+#: The audit event of a sign-up with an address that has an account already.
+SIGN_UP_FOR_EXISTING_ACCOUNT = "sign_up_for_existing_account"
 
 
 class SignInRefused(ServiceError):
@@ -70,6 +90,8 @@ class Session:
     token: str = field(repr=False)
     user: UserRow
     expires_at: datetime
+    #: The device cookie to keep in the browser (a sign-in's; None otherwise).
+    device_cookie: str | None = field(default=None, repr=False)
 
 
 def new_session_token() -> str:
@@ -92,6 +114,27 @@ def csrf_valid(secret: str | None, presented: str | None) -> bool:
     return hmac.compare_digest(csrf_token(secret), presented)
 
 
+def new_device_cookie(server_secret: bytes, account: str) -> str:
+    """``nonce.mac``: the mark of a browser that signed in to ``account`` (nothing stored)."""
+    nonce = secrets.new_code()[:_DEVICE_NONCE_LENGTH]
+    return f"{nonce}.{_device_mac(server_secret, account, nonce)}"
+
+
+def device_nonce(server_secret: bytes, account: str, cookie: str | None) -> str | None:
+    """The nonce of ``cookie`` when it is a device cookie this server gave ``account``."""
+    if not cookie or len(cookie) > 200 or cookie.count(".") != 1:
+        return None
+    nonce, mac = cookie.split(".")
+    if len(nonce) != _DEVICE_NONCE_LENGTH:
+        return None
+    return nonce if hmac.compare_digest(_device_mac(server_secret, account, nonce), mac) else None
+
+
+def _device_mac(server_secret: bytes, account: str, nonce: str) -> str:
+    message = _DEVICE_CONTEXT + f"{account}\x00{nonce}".encode()
+    return hmac.new(server_secret, message, hashlib.sha256).hexdigest()
+
+
 @functools.cache
 def _dummy_hash() -> str:
     """A hash to verify against when the e-mail is unknown, so that the answer takes as long
@@ -108,18 +151,23 @@ async def sign_in(
     client_address: str,
     now: datetime,
     limits: LoginLimits = LOGIN_LIMITS,
+    server_secret: bytes = b"",
+    device_cookie: str | None = None,
 ) -> Session:
-    """A new session for the account, or SignInRefused / TooManyAttempts."""
-    account = email.strip().lower()
-    by_address = await limiter.hit(limits.per_address, "login-address", client_address)
-    by_account = (
-        await limiter.hit(limits.per_account, "login-account", account)
-        if by_address.allowed
-        else by_address
-    )
-    if not by_account.allowed:
+    """A new session for the account (with a device cookie for the browser), or
+    SignInRefused / TooManyAttempts. ``device_cookie`` is what the browser kept from an earlier
+    sign-in; without ``server_secret`` no device is ever known."""
+    account = _account_key(email)
+    nonce = device_nonce(server_secret, account, device_cookie) if server_secret else None
+    if nonce is not None:
+        decision = await limiter.hit(limits.per_device, "login-device", nonce)
+    else:
+        decision = await limiter.hit(limits.per_address, "login-address", client_address)
+        if decision.allowed:
+            decision = await limiter.hit(limits.per_account, "login-account", account)
+    if not decision.allowed:
         await _audit_failure(store, now, client_address, "rate limited")
-        raise TooManyAttempts(by_account.retry_after)
+        raise TooManyAttempts(decision.retry_after)
 
     try:
         user = await users.find_user(store, account)
@@ -132,8 +180,24 @@ async def sign_in(
             store, now, client_address, "wrong password" if user else "unknown e-mail", user
         )
         raise SignInRefused()
-    await limiter.clear(limits.per_account, "login-account", account)
-    return await start_session(store, user, now)
+    if nonce is not None:
+        # Not the account's count: that would let a stranger start guessing afresh.
+        await limiter.clear(limits.per_device, "login-device", nonce)
+        cookie = device_cookie
+    else:
+        await limiter.clear(limits.per_account, "login-account", account)
+        cookie = new_device_cookie(server_secret, account) if server_secret else None
+    session = await start_session(store, user, now)
+    return replace(session, device_cookie=cookie)
+
+
+def _account_key(email: str) -> str:
+    """What attempts on an account are counted under: its address as accounts are kept, so
+    ``Alice@Example.com`` and ``alice@example.com`` share one count."""
+    try:
+        return users.normalize_email(email)
+    except InvalidInput:
+        return email.strip().lower()
 
 
 async def _audit_failure(
@@ -169,13 +233,30 @@ async def sign_up(
     password: str,
     client_address: str,
     now: datetime,
-) -> Session:
-    """A new account and its first session. Whether sign-up is offered is the caller's call."""
+    server_secret: bytes = b"",
+    device_cookie: str | None = None,
+) -> None:
+    """A new account, unless the address has one. The answer is the same either way (so
+    sign-up tells no one which addresses have accounts) and signs no one in: the new owner signs
+    in next, like everyone. An attempt on a taken address is recorded for its owner
+    (``sign_up_for_existing_account``), whom the account page tells. Whether sign-up is offered
+    is the caller's call; ``server_secret`` and ``device_cookie`` are sign-in's, unused here."""
     decision = await limiter.hit(SIGNUP_LIMIT, "signup-address", client_address)
     if not decision.allowed:
         raise TooManyAttempts(decision.retry_after, "sign-ups from your network")
-    user = await users.create_user(store, email, password, now)
-    return await start_session(store, user, now)
+    try:
+        # argon2 runs before the insert either way, so both answers take as long.
+        await users.create_user(store, email, password, now)
+    except Conflict:
+        existing = await users.find_user(store, email)
+        await store.run(
+            lambda tx: tx.audit.record(
+                SIGN_UP_FOR_EXISTING_ACCOUNT,
+                now,
+                user_id=existing.id if existing else None,
+                client_address=client_address,
+            )
+        )
 
 
 async def start_session(store: Store, user: UserRow, now: datetime) -> Session:

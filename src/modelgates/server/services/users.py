@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 
-from modelgates.server.services import secrets
+from modelgates.server.services import lookalikes, secrets
 from modelgates.server.services.errors import Conflict, InvalidInput
 from modelgates.server.store import DuplicateError, Store, UserRow
 
 MIN_PASSWORD_LENGTH = 8
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+")
+#: RFC 5321 §4.5.3.1: a local part of 64 octets, a path of 256 (254 without its brackets).
+_MAX_LOCAL_PART_OCTETS = 64
+_MAX_ADDRESS_OCTETS = 254
 _hasher = PasswordHasher()
 
 
 def normalize_email(email: str) -> str:
-    normalized = email.strip().lower()
-    if len(normalized) > 320 or _EMAIL.fullmatch(normalized) is None:
+    """The one spelling of an address that accounts are kept under: checked by email-validator
+    (RFC 5321/5322 syntax, internationalised domains, no invisible or control characters; no
+    quoted local parts, no deliverability lookup), NFC-normalised and lower-cased. An address
+    whose local part or domain mixes Latin with lookalike letters of another script is refused:
+    it exists to be read as another address. The message never repeats the address."""
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        checked = None
+    if (
+        checked is None
+        or len(checked.local_part.encode()) > _MAX_LOCAL_PART_OCTETS
+        or len(checked.normalized.encode()) > _MAX_ADDRESS_OCTETS
+        or any(
+            lookalikes.mixes_lookalike_scripts(part)
+            for part in (checked.local_part, *checked.domain.split("."))
+        )
+    ):
         raise InvalidInput("email", "is not an e-mail address")
-    return normalized
+    return checked.normalized.lower()
 
 
 async def create_user(store: Store, email: str, password: str, now: datetime) -> UserRow:

@@ -18,7 +18,8 @@ class UserRow:
 class AppRow:
     id: int
     origin: str
-    title: str
+    #: The name the operator gave the app, which every user sees; None until they do.
+    operator_title: str | None
     categories: str
     created_at: datetime
 

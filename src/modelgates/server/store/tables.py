@@ -72,9 +72,22 @@ apps = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     # scheme://host[:port], lower-cased, default port omitted: the app's identity.
     Column("origin", String(2048), nullable=False, unique=True),
-    Column("title", String(200), nullable=False),
+    # The name every user is shown, set by the operator only (`modelgates apps title`); NULL
+    # until then. A title an app claims through a key is in app_titles, for that key's owner.
+    Column("operator_title", String(100), nullable=True),
     Column("categories", String(500), nullable=False, default=""),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+app_titles = Table(
+    "app_titles",
+    metadata,
+    # What an app called itself (X-ModelGates-Title) in calls made with a key of this user's:
+    # shown to this user alone, so no one names an app for anyone else.
+    Column("app_id", Integer, ForeignKey("apps.id"), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), primary_key=True),
+    Column("title", String(100), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 api_keys = Table(

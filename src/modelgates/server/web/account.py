@@ -108,7 +108,7 @@ _APP = _Revocable(
     find=account.app_keys,
     revoke=account.revoke_app,
     confirmation=lambda access: {
-        "title": f"Revoke access for {access.app.title}?",
+        "title": f"Revoke access for {access.app.name}?",
         "action": f"/account/apps/{access.app.id}/revoke",
         "key": None,
         "access": access,

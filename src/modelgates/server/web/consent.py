@@ -61,7 +61,9 @@ async def auth_page(request: Request, visitor: Visitor) -> Response:
         auth = _auth_request(request, visitor)
     except _InvalidRequest as error:
         return _invalid_request_page(visitor, error.problems)
-    app = await consent.describe_app(visitor.ctx.store, auth)
+    app = await consent.describe_app(
+        visitor.ctx.store, auth, visitor.user.id if visitor.user else None
+    )
     if visitor.user is None:
         return sign_in_form(visitor, next_url=_this_auth_url(request), app=app)
     return _consent_form(request, visitor, auth, app)
@@ -115,7 +117,7 @@ async def auth_decide(request: Request, visitor: Visitor) -> Response:
     ctx = visitor.ctx
     form = await read_form(request, ctx.settings.max_body_bytes)
     if visitor.user is None:
-        app = await consent.describe_app(ctx.store, auth)
+        app = await consent.describe_app(ctx.store, auth)  # signed out: no one's own titles
         return sign_in_form(
             visitor,
             next_url=_this_auth_url(request),
@@ -134,7 +136,7 @@ async def auth_decide(request: Request, visitor: Visitor) -> Response:
     try:
         limit = consent.chosen_limit(auth, form.get("limit"))
     except InvalidInput as error:
-        app = await consent.describe_app(ctx.store, auth)
+        app = await consent.describe_app(ctx.store, auth, visitor.user.id)
         return _consent_form(
             request,
             visitor,

@@ -80,6 +80,8 @@ class Visitor:
     new_browser_secret: bool
     #: The browser sent a session cookie that signs nobody in: the response clears it.
     stale_session: bool
+    #: The device cookie an earlier sign-in left in this browser, if any (checked at sign-in).
+    device: str | None = None
 
     @property
     def session_cookie(self) -> str:
@@ -90,6 +92,10 @@ class Visitor:
     @property
     def browser_cookie(self) -> str:
         return "__Host-mg_browser" if self.secure else "mg_browser"
+
+    @property
+    def device_cookie(self) -> str:
+        return _device_cookie_name(self.secure)
 
     def session_csrf(self) -> str:
         if self.session_token is None:
@@ -140,7 +146,12 @@ async def visitor_of(request: Request) -> Visitor:
         browser_secret=sessions.new_browser_secret() if fresh else secret,
         new_browser_secret=fresh,
         stale_session=token is not None and user is None,
+        device=request.cookies.get(_device_cookie_name(secure)) or None,
     )
+
+
+def _device_cookie_name(secure: bool) -> str:
+    return "__Host-mg_device" if secure else "mg_device"
 
 
 async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
@@ -268,6 +279,20 @@ def set_session(visitor: Visitor, response: Response, session: sessions.Session)
         visitor.session_cookie,
         session.token,
         max_age=int(sessions.SESSION_TTL.total_seconds()),
+        path="/",
+        secure=visitor.secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def set_device(visitor: Visitor, response: Response, cookie: str) -> None:
+    """Keep the browser known to the account it signed in to (sessions.DEVICE_TTL); signing
+    out keeps it, as the browser stays the owner's."""
+    response.set_cookie(
+        visitor.device_cookie,
+        cookie,
+        max_age=int(sessions.DEVICE_TTL.total_seconds()),
         path="/",
         secure=visitor.secure,
         httponly=True,

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelgates.server.services import consent, sessions
-from modelgates.server.services.errors import Conflict, InvalidInput, ServiceError
+from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.web.pages import (
     Handler,
     PageError,
@@ -24,6 +24,7 @@ from modelgates.server.web.pages import (
     redirect,
     render,
     safe_next,
+    set_device,
     set_session,
 )
 
@@ -35,8 +36,9 @@ class _Door:
     template: str
     title: str
     #: ``sessions.sign_in`` or ``sessions.sign_up``, which take the same arguments: a new
-    #: session, or a refusal. The rules, rate limits and audit events are theirs.
-    start: Callable[..., Awaitable[sessions.Session]]
+    #: session, None (sign-up: the sign-in form follows, whether or not the e-mail was new), or
+    #: a refusal. The rules, rate limits and audit events are theirs.
+    start: Callable[..., Awaitable[sessions.Session | None]]
     #: What ``start`` refuses that the form shows again (400) with ``message(refusal)``; a rate
     #: limit (429) is shown the same way by both.
     refusals: tuple[type[ServiceError], ...]
@@ -48,10 +50,17 @@ class _Door:
 
 
 def _sign_up_refusal(refusal: ServiceError) -> str:
-    if isinstance(refusal, InvalidInput):
-        field = (refusal.metadata or {}).get("field", "")
-        return f"The {'email' if field == 'email' else 'password'} {first_message(refusal)}."
-    return "An account with this email exists already. Sign in instead."  # Conflict
+    if not isinstance(refusal, InvalidInput):  # the door's refusals are InvalidInput alone
+        return refusal.message
+    field = (refusal.metadata or {}).get("field", "")
+    return f"The {'email' if field == 'email' else 'password'} {first_message(refusal)}."
+
+
+#: What a sign-up is answered with, whether the e-mail was new or had an account already.
+SIGNED_UP = (
+    "If this email was new here, its account is ready: sign in with it to continue. "
+    "If it had an account already, sign in with that account's password."
+)
 
 
 _SIGN_IN = _Door(
@@ -67,7 +76,7 @@ _SIGN_UP = _Door(
     template="sign_up.html",
     title="Create an account",
     start=sessions.sign_up,
-    refusals=(InvalidInput, Conflict),
+    refusals=(InvalidInput,),
     message=_sign_up_refusal,
     needs_signup_allowed=True,
     skips_signed_in=False,
@@ -151,6 +160,8 @@ def _submit(door: _Door) -> Handler:
                 password=password,
                 client_address=visitor.client_address,
                 now=ctx.now(),
+                server_secret=ctx.secret,
+                device_cookie=visitor.device,
             )
         except sessions.TooManyAttempts as limited:
             return _form(
@@ -171,9 +182,13 @@ def _submit(door: _Door) -> Handler:
                 email=email,
                 error=door.message(refusal),
             )
+        if session is None:  # signed up, or not: the same answer
+            return _form(visitor, _SIGN_IN, next_url=next_url, email=email, notice=SIGNED_UP)
         visitor.stale_session = False
         response = redirect(visitor, visitor.root + next_url)
         set_session(visitor, response, session)
+        if session.device_cookie is not None:
+            set_device(visitor, response, session.device_cookie)
         return response
 
     return submit

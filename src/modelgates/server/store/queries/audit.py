@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, to
+from modelgates.server.store.queries._common import columns, to, utc
 from modelgates.server.store.rows import AuditRow
 from modelgates.server.store.tables import audit_events
 
@@ -47,6 +47,20 @@ class Audit:
             "detail": detail,
         }
         self._c.execute(_INSERT, params)
+
+    def times_of(self, user_id: str, event: str, since: datetime) -> list[datetime]:
+        """When ``event`` happened to ``user_id`` since ``since``, newest first."""
+        result = self._c.execute(
+            select(audit_events.c.created_at)
+            .where(
+                audit_events.c.created_at >= since,
+                audit_events.c.user_id == user_id,
+                audit_events.c.event == event,
+            )
+            .order_by(audit_events.c.created_at.desc())
+            .limit(100)
+        )
+        return [utc(at) for (at,) in result.all()]
 
     def tail(self, limit: int, after_id: int = 0) -> Sequence[AuditRow]:
         """The newest ``limit`` events after ``after_id``, oldest first."""

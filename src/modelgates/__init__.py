@@ -36,8 +36,18 @@ if TYPE_CHECKING:
     from modelgates.errors import TimeoutError as TimeoutError
     from modelgates.result import Err, Ok, Result
     from modelgates.retries import BackoffStrategy, RetryConfig
-    from modelgates.sdk import ApiKeys, CodeChallenge, ModelGates, OAuth, Usage
+    from modelgates.sdk import (
+        ApiKeys,
+        Chat,
+        CodeChallenge,
+        Generations,
+        ModelGates,
+        Models,
+        OAuth,
+        Usage,
+    )
     from modelgates.signin import LoginResult, login, login_async
+    from modelgates.streams import AsyncStream, Stream
 
 _ERRORS = (
     "APIError",
@@ -66,6 +76,11 @@ _LAZY: dict[str, str] = {
     "OAuth": "modelgates.sdk",
     "ApiKeys": "modelgates.sdk",
     "Usage": "modelgates.sdk",
+    "Chat": "modelgates.sdk",
+    "Models": "modelgates.sdk",
+    "Generations": "modelgates.sdk",
+    "Stream": "modelgates.streams",
+    "AsyncStream": "modelgates.streams",
     "CodeChallenge": "modelgates.sdk",
     "ModelGatesCore": "modelgates.core",
     "Result": "modelgates.result",
@@ -84,12 +99,15 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "APIError",
     "ApiKeys",
+    "AsyncStream",
     "BackoffStrategy",
     "BadRequestResponseError",
+    "Chat",
     "CodeChallenge",
     "ConflictResponseError",
     "Err",
     "ForbiddenResponseError",
+    "Generations",
     "InternalServerResponseError",
     "LoginCancelledError",
     "LoginDeniedError",
@@ -101,6 +119,7 @@ __all__ = [
     "ModelGatesCore",
     "ModelGatesDefaultError",
     "ModelGatesError",
+    "Models",
     "NotFoundResponseError",
     "OAuth",
     "Ok",
@@ -109,6 +128,7 @@ __all__ = [
     "ResponseValidationError",
     "Result",
     "RetryConfig",
+    "Stream",
     "TooManyRequestsResponseError",
     "UnauthorizedResponseError",
     "Usage",

@@ -120,15 +120,7 @@ class Call(Generic[ResponseT]):
 
     def result(self) -> ResponseT:
         """The parsed answer of the last attempt, or raise its error."""
-        outcome = self._outcome
-        if outcome is None:
-            raise RuntimeError("result() before any attempt")
-        if isinstance(outcome, errors.ModelGatesError):
-            raise outcome
-        # ``text`` only for an error: decoding it means parsing the charset of the Content-Type,
-        # which costs more than validating a small answer.
-        if not outcome.is_success:
-            raise errors.error_from_response(outcome.status_code, outcome.headers, outcome.text)
+        outcome = self.opened()
         model = self._endpoint.response
         try:
             return model.model_validate_json(outcome.content)
@@ -142,6 +134,20 @@ class Call(Generic[ResponseT]):
                 headers=outcome.headers,
                 body=outcome.text,
             ) from exc
+
+    def opened(self) -> httpx.Response:
+        """The last attempt's successful answer (for a stream: still open, unread), or raise
+        its error."""
+        outcome = self._outcome
+        if outcome is None:
+            raise RuntimeError("result() before any attempt")
+        if isinstance(outcome, errors.ModelGatesError):
+            raise outcome
+        # ``text`` only for an error: decoding it means parsing the charset of the Content-Type,
+        # which costs more than validating a small answer.
+        if not outcome.is_success:
+            raise errors.error_from_response(outcome.status_code, outcome.headers, outcome.text)
+        return outcome
 
     @property
     def _sent(self) -> httpx.Request:

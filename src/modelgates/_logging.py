@@ -5,6 +5,11 @@ or a verifier: header values that authenticate are replaced, and so are the valu
 ``code``, ``code_verifier`` and ``key`` fields at any depth of a JSON body, and of ``id``, which is
 where the create-code answer puts the code. A body that is not JSON is described by its size only,
 since nothing can be said about what it holds.
+
+What people say to a model, and what it answers, are theirs and no business of a bug report:
+the text of chat messages (``content``, ``reasoning``, ``refusal``, a tool call's ``arguments``)
+is logged by its length only. A streamed answer's events are not logged, only how many there
+were when the stream closed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
 REDACTED = "[REDACTED]"
 SECRET_FIELDS = frozenset({"code", "code_verifier", "key", "id"})
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+PRIVATE_TEXT_FIELDS = frozenset({"content", "reasoning", "refusal", "arguments"})
 
 logger = logging.getLogger("modelgates")
 
@@ -60,13 +66,18 @@ def redact_headers(headers: httpx.Headers) -> dict[str, str]:
 
 def redact_json(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            name: REDACTED if name in SECRET_FIELDS else redact_json(item)
-            for name, item in value.items()
-        }
+        return {name: _redact_field(name, item) for name, item in value.items()}
     if isinstance(value, list):
         return [redact_json(item) for item in value]
     return value
+
+
+def _redact_field(name: str, value: Any) -> Any:
+    if name in SECRET_FIELDS:
+        return REDACTED
+    if name in PRIVATE_TEXT_FIELDS and value is not None:
+        return f"[{len(value)} characters]" if isinstance(value, str) else REDACTED
+    return redact_json(value)
 
 
 def describe_body(content: bytes) -> str:
@@ -100,8 +111,29 @@ def log_response(log: DebugLog, response: httpx.Response, elapsed: float) -> Non
             response.status_code,
             elapsed * 1000,
             redact_headers(response.headers),
-            describe_body(response.content),
+            # A stream's body is read event by event, by its reader, never here.
+            describe_body(response.content) if _is_read(response) else "(streamed)",
         )
+
+
+def _is_read(response: httpx.Response) -> bool:
+    import httpx  # loaded already: there is a response
+
+    try:
+        response.content  # noqa: B018 - raises ResponseNotRead for an open stream
+    except httpx.ResponseNotRead:
+        return False
+    return True
+
+
+def log_stream_closed(log: DebugLog, response: httpx.Response, events: int, finished: str) -> None:
+    log.debug(
+        "stream %s %s closed %s after %d events",
+        response.request.method,
+        response.request.url,
+        finished,
+        events,
+    )
 
 
 def log_failure(log: DebugLog, request: httpx.Request, error: Exception, elapsed: float) -> None:

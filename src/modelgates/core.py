@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from modelgates import _logging, errors
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from modelgates._call import Call
     from modelgates.models.endpoints import Endpoint
+    from modelgates.streams import AsyncStream, Stream
 
 __all__ = ["DEFAULT_SERVER_URL", "CallOptions", "ModelGatesCore", "resolve_server_url", "site_root"]
 
@@ -57,6 +58,7 @@ _JSON_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 T = TypeVar("T")
 ResponseT = TypeVar("ResponseT", bound="BaseModel")
+EventT = TypeVar("EventT", bound="BaseModel")
 
 
 @dataclass(frozen=True)
@@ -180,24 +182,9 @@ class ModelGatesCore(Closing):
         ``path_params`` fill the placeholders of ``endpoint.path``, percent-encoded; ``query``
         is the query string. Callers validate both; this only makes them URL-safe.
         """
-        # Not "from modelgates._call import ...": on every call, CPython 3.11 then looks for a
-        # __path__ on the module and makes and drops an AttributeError, which costs ~0.4 us.
-        import modelgates._call as _call
-
         call = self._prepare(endpoint, body, options or CallOptions(), path_params, query)
-        client = self._get_client()
-        request = call.build(client)
-        while True:
-            call.started()
-            try:
-                response = client.send(request)
-            except _call.HTTPX_ERRORS as exc:
-                delay = call.failed(exc)
-            else:
-                delay = call.answered(response)
-            if delay is None:
-                return call.result()
-            self._sleep(delay)
+        self._attempt(call, self._get_client(), stream=False)
+        return call.result()
 
     async def send_async(
         self,
@@ -209,21 +196,87 @@ class ModelGatesCore(Closing):
         query: Mapping[str, str] | None = None,
     ) -> ResponseT:
         """The async twin of ``send``."""
+        call = self._prepare(endpoint, body, options or CallOptions(), path_params, query)
+        await self._attempt_async(call, self._get_async_client(), stream=False)
+        return call.result()
+
+    def stream(
+        self,
+        endpoint: Endpoint[Any],
+        event: type[EventT],
+        body: BaseModel | None = None,
+        options: CallOptions | None = None,
+    ) -> Stream[EventT]:
+        """Send ``body`` to ``endpoint`` as ``send`` does (the same retries: a stream is
+        retried only on what ``send`` would retry before an answer), and return its answer's
+        server-sent events as ``event`` models, read as they come, or raise its error status."""
+        from modelgates.streams import Stream
+
+        call = self._prepare(endpoint, body, options or CallOptions(), None, None, stream=True)
+        self._attempt(call, self._get_client(), stream=True)
+        return Stream(call.opened(), event, endpoint.operation_id, self._debug_log)
+
+    async def stream_async(
+        self,
+        endpoint: Endpoint[Any],
+        event: type[EventT],
+        body: BaseModel | None = None,
+        options: CallOptions | None = None,
+    ) -> AsyncStream[EventT]:
+        """The async twin of ``stream``."""
+        from modelgates.streams import AsyncStream
+
+        call = self._prepare(endpoint, body, options or CallOptions(), None, None, stream=True)
+        await self._attempt_async(call, self._get_async_client(), stream=True)
+        return AsyncStream(call.opened(), event, endpoint.operation_id, self._debug_log)
+
+    def _attempt(self, call: Call[Any], client: httpx.Client, *, stream: bool) -> None:
+        """Send ``call`` until its outcome is final. With ``stream``, a success is left open for
+        its reader, and an error's body (small) is read and the response closed."""
+        # Not "from modelgates._call import ...": on every call, CPython 3.11 then looks for a
+        # __path__ on the module and makes and drops an AttributeError, which costs ~0.4 us.
         import modelgates._call as _call
 
-        call = self._prepare(endpoint, body, options or CallOptions(), path_params, query)
-        client = self._get_async_client()
         request = call.build(client)
         while True:
             call.started()
             try:
-                response = await client.send(request)
+                response = client.send(request, stream=stream)
+                if stream and not response.is_success:
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
             except _call.HTTPX_ERRORS as exc:
                 delay = call.failed(exc)
             else:
                 delay = call.answered(response)
             if delay is None:
-                return call.result()
+                return
+            self._sleep(delay)
+
+    async def _attempt_async(
+        self, call: Call[Any], client: httpx.AsyncClient, *, stream: bool
+    ) -> None:
+        """The async twin of ``_attempt``."""
+        import modelgates._call as _call
+
+        request = call.build(client)
+        while True:
+            call.started()
+            try:
+                response = await client.send(request, stream=stream)
+                if stream and not response.is_success:
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+            except _call.HTTPX_ERRORS as exc:
+                delay = call.failed(exc)
+            else:
+                delay = call.answered(response)
+            if delay is None:
+                return
             await self._async_sleep(delay)
 
     def check_reachable(self, timeout_ms: float = REACHABLE_TIMEOUT_MS) -> None:
@@ -297,6 +350,8 @@ class ModelGatesCore(Closing):
         options: CallOptions,
         path_params: Mapping[str, str] | None,
         query: Mapping[str, str] | None,
+        *,
+        stream: bool = False,
     ) -> Call[ResponseT]:
         import httpx
 
@@ -318,7 +373,7 @@ class ModelGatesCore(Closing):
             endpoint,
             url=server_url + _expand_path(endpoint.path, path_params or {}),
             params=query or None,
-            headers=self._headers(endpoint, options, has_body=content is not None),
+            headers=self._headers(endpoint, options, has_body=content is not None, stream=stream),
             content=content,
             timeout=timeout,
             retry_config=options.retries or self.retry_config,
@@ -329,7 +384,12 @@ class ModelGatesCore(Closing):
         )
 
     def _headers(
-        self, endpoint: Endpoint[ResponseT], options: CallOptions, *, has_body: bool
+        self,
+        endpoint: Endpoint[ResponseT],
+        options: CallOptions,
+        *,
+        has_body: bool,
+        stream: bool = False,
     ) -> httpx.Headers:
         import httpx
 
@@ -355,6 +415,8 @@ class ModelGatesCore(Closing):
             import uuid
 
             headers["Idempotency-Key"] = str(uuid.uuid4())
+        if stream:
+            headers["Accept"] = "text/event-stream"
         # Last, so that a caller can replace anything, e.g. bring a durable Idempotency-Key.
         for name, value in (options.http_headers or {}).items():
             _set_header(headers, name, value, "http_headers")

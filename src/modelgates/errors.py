@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, cast
 # Only for annotations: httpx, pydantic and the models are imported when an error is made from an
 # answer, so that importing the SDK does not pay for them.
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     import httpx
     from pydantic import ValidationError
     from pydantic_core import ErrorDetails
@@ -137,8 +139,33 @@ class ModelGatesDefaultError(APIError):
 
 
 class PaymentRequiredResponseError(ModelGatesDefaultError):
-    """402: the charge does not fit the key's remaining limit; ``data.metadata`` says what is
-    left."""
+    """402: the charge (or a chat completion's smallest answer) does not fit what the key's
+    limit leaves; ``data.metadata`` says why and what is left."""
+
+    @property
+    def limit_remaining(self) -> Decimal | None:
+        """USD the key's limit leaves in its current window, as the server said (``None`` if it
+        did not say)."""
+        from decimal import Decimal
+
+        value = self._metadata("limit_remaining")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return None
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            return None
+
+    @property
+    def reason(self) -> str | None:
+        """``limit_exceeded``, or ``key_inactive`` (a metering charge to a disabled, revoked or
+        expired key)."""
+        value = self._metadata("reason")
+        return value if isinstance(value, str) else None
+
+    def _metadata(self, name: str) -> object:
+        metadata = self.data.metadata if self.data is not None else None
+        return metadata.get(name) if isinstance(metadata, dict) else None
 
 
 class NotFoundResponseError(ModelGatesDefaultError):

@@ -20,21 +20,36 @@ from modelgates.errors import RequestValidationError
 # The standalone functions (and with them the models, httpx and pydantic) are imported on the
 # first call of a method: making a client and reaching a namespace must not pay for them.
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
     from decimal import Decimal
 
     from pydantic import BaseModel
 
     from modelgates.funcs import api_keys as _api_keys
+    from modelgates.funcs import chat as _chat
+    from modelgates.funcs import generations as _generations
+    from modelgates.funcs import models as _models
     from modelgates.funcs import o_auth as _o_auth
     from modelgates.funcs import usage as _usage
+    from modelgates.models.chat import ChatCompletion, ChatCompletionChunk, ChatMessage
     from modelgates.result import Result
+    from modelgates.streams import AsyncStream, Stream
 
     R = TypeVar("R", bound=BaseModel)
 else:
     R = TypeVar("R")
 
-__all__ = ["ApiKeys", "CodeChallenge", "ModelGates", "OAuth", "Usage"]
+__all__ = [
+    "ApiKeys",
+    "Chat",
+    "CodeChallenge",
+    "Generations",
+    "ModelGates",
+    "Models",
+    "OAuth",
+    "Usage",
+]
 
 P = ParamSpec("P")
 
@@ -65,6 +80,9 @@ if not TYPE_CHECKING:
     _api_keys = _Lazy("modelgates.funcs.api_keys")
     _o_auth = _Lazy("modelgates.funcs.o_auth")
     _usage = _Lazy("modelgates.funcs.usage")
+    _chat = _Lazy("modelgates.funcs.chat")
+    _models = _Lazy("modelgates.funcs.models")
+    _generations = _Lazy("modelgates.funcs.generations")
 
 
 class _Namespace:
@@ -246,6 +264,113 @@ class Usage(_Namespace):
     record_async = _AsyncMethod(lambda: _usage.usage_record_async)
 
 
+class Chat(_Namespace):
+    """Chat completions through the gateway, charged to the client's key.
+
+    ``send(model=..., messages=..., **options)`` takes OpenAI's body as keywords (any field the
+    provider accepts passes through) and the per-call options, and returns a ``ChatCompletion``;
+    with ``stream=True`` a ``Stream`` of ``ChatCompletionChunk`` to iterate, which closes its
+    response when left (the loop's end, ``break``, an error, ``with``, or garbage).
+    ``send_async`` is the twin (an ``AsyncStream`` for ``async for``). See
+    ``modelgates.funcs.chat`` for retries and errors.
+    """
+
+    @overload
+    def send(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: Literal[True],
+        **options: Any,
+    ) -> Stream[ChatCompletionChunk]: ...
+    @overload
+    def send(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: Literal[False] | None = None,
+        **options: Any,
+    ) -> ChatCompletion: ...
+    @overload
+    def send(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: bool | None = None,
+        **options: Any,
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
+    def send(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: bool | None = None,
+        **options: Any,
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        return _chat.chat_send(
+            self._core, model=model, messages=messages, stream=stream, **options
+        ).unwrap()
+
+    @overload
+    async def send_async(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: Literal[True],
+        **options: Any,
+    ) -> AsyncStream[ChatCompletionChunk]: ...
+    @overload
+    async def send_async(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: Literal[False] | None = None,
+        **options: Any,
+    ) -> ChatCompletion: ...
+    @overload
+    async def send_async(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: bool | None = None,
+        **options: Any,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+    async def send_async(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]],
+        stream: bool | None = None,
+        **options: Any,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        result = await _chat.chat_send_async(
+            self._core, model=model, messages=messages, stream=stream, **options
+        )
+        return result.unwrap()
+
+
+class Models(_Namespace):
+    """The gateway's catalogue: ``list()`` the models the server serves, with their prices
+    (public: no key needed)."""
+
+    list = _Method(lambda: _models.models_list)
+    list_async = _AsyncMethod(lambda: _models.models_list_async)
+
+
+class Generations(_Namespace):
+    """The calling key's records of its completions: ``get(id=...)`` with a completion's
+    ``id`` (``NotFoundResponseError`` for another key's)."""
+
+    get = _Method(lambda: _generations.generations_get)
+    get_async = _AsyncMethod(lambda: _generations.generations_get_async)
+
+
 class ModelGates(ModelGatesCore):
     """The ModelGates API client: a ``ModelGatesCore`` (same options) with its API grouped in
     namespaces, built on first use. The standalone functions of ``modelgates.funcs`` take it,
@@ -269,3 +394,15 @@ class ModelGates(ModelGatesCore):
     @cached_property
     def usage(self) -> Usage:
         return Usage(self)
+
+    @cached_property
+    def chat(self) -> Chat:
+        return Chat(self)
+
+    @cached_property
+    def models(self) -> Models:
+        return Models(self)
+
+    @cached_property
+    def generations(self) -> Generations:
+        return Generations(self)

@@ -11,6 +11,7 @@ from modelgates.funcs import (
     CreateAuthCodeParams,
     CreateKeyParams,
     ExchangeAuthCodeParams,
+    GenerationParams,
     ListKeysParams,
     RecordUsageParams,
     RequestOptions,
@@ -38,6 +39,8 @@ def fields(model: type[BaseModel] | None) -> set[str]:
         (UpdateKeyParams, endpoints.UPDATE_KEY),
         (KeyParams, endpoints.DELETE_KEY),
         (RecordUsageParams, endpoints.RECORD_USAGE),
+        (RequestOptions, endpoints.LIST_MODELS),
+        (GenerationParams, endpoints.GET_GENERATION),
     ],
     ids=lambda value: getattr(value, "operation_id", getattr(value, "__name__", "")),
 )

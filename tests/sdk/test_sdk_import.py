@@ -93,7 +93,7 @@ def test_start_up_imports_neither_httpx_nor_pydantic() -> None:
     code = """
 from modelgates import ModelGates
 client = ModelGates(api_key='x', server_url='http://127.0.0.1:9/api/v1')
-client.o_auth, client.api_keys, client.usage
+client.o_auth, client.api_keys, client.usage, client.chat, client.models, client.generations
 import sys
 print(sorted(m for m in ('httpx', 'pydantic', 'modelgates.models') if m in sys.modules))
 """

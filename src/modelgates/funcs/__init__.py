@@ -23,6 +23,13 @@ from modelgates.funcs.api_keys import (
     api_keys_update,
     api_keys_update_async,
 )
+from modelgates.funcs.chat import chat_send, chat_send_async
+from modelgates.funcs.generations import (
+    GenerationParams,
+    generations_get,
+    generations_get_async,
+)
+from modelgates.funcs.models import models_list, models_list_async
 from modelgates.funcs.o_auth import (
     CreateAuthCodeParams,
     ExchangeAuthCodeParams,
@@ -37,6 +44,7 @@ __all__ = [
     "CreateAuthCodeParams",
     "CreateKeyParams",
     "ExchangeAuthCodeParams",
+    "GenerationParams",
     "ListKeysParams",
     "RecordUsageParams",
     "RequestOptions",
@@ -55,6 +63,12 @@ __all__ = [
     "api_keys_revoke_current_key_async",
     "api_keys_update",
     "api_keys_update_async",
+    "chat_send",
+    "chat_send_async",
+    "generations_get",
+    "generations_get_async",
+    "models_list",
+    "models_list_async",
     "o_auth_create_auth_code",
     "o_auth_create_auth_code_async",
     "o_auth_exchange_auth_code_for_api_key",

@@ -2,10 +2,10 @@
 terminal (``login``, ``whoami``: the SDK alone).
 
 Here are the arguments; the commands are in ``client`` (the SDK's: ``login``, ``whoami``),
-``admin`` (``users``, ``keys``, ``apps``, ``service-tokens``, ``audit``, ``db``) and ``serve``.
-A command's module is imported when it runs, so ``modelgates --help`` and the SDK's commands
-work without the [server] extra. Configuration comes from flags, then ``MODELGATES_*``
-environment variables (see Settings).
+``admin`` (``users``, ``keys``, ``apps``, ``service-tokens``, ``audit``, ``db``), ``gateway``
+(``models``) and ``serve``. A command's module is imported when it runs, so ``modelgates --help``
+and the SDK's commands work without the [server] extra. Configuration comes from flags, then
+``MODELGATES_*`` environment variables (see Settings).
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes sharing the port (default 1)")
+    providers_help = (
+        "the providers file (TOML: which OpenAI-compatible APIs serve which models, at what "
+        "price; default: $MODELGATES_PROVIDERS_FILE)"
+    )
+    serve.add_argument("--providers", metavar="FILE", help=providers_help)
     serve.add_argument(
         "--no-migrate",
         action="store_true",
@@ -156,6 +161,15 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
     tail.add_argument("--follow", action="store_true", help="keep printing new events")
     tail.set_defaults(run=_command("admin", "audit_tail"))
+
+    models = commands.add_parser("models", help="the models the gateway serves").add_subparsers(
+        title="commands"
+    )
+    list_models = models.add_parser(
+        "list", help="what the providers file serves, with prices (as serve would read it)"
+    )
+    list_models.add_argument("--providers", metavar="FILE", help=providers_help)
+    list_models.set_defaults(run=_command("gateway", "models_list"))
 
     client = argparse.ArgumentParser(add_help=False)
     client.add_argument(

@@ -14,6 +14,7 @@ import uvicorn
 
 from modelgates.cli.common import CommandError
 from modelgates.cli.database import location, migrate, redact, settings_of, sqlite_file
+from modelgates.cli.gateway import providers_catalogue
 from modelgates.server.observability import LOG_CONFIG, configure_logging
 from modelgates.server.settings import DEFAULT_DATABASE_URL, Settings
 
@@ -25,7 +26,13 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         migrate_on_start=False if args.no_migrate else None,
+        providers_file=args.providers,
     )
+    # Read once here, before the port is bound or the database touched, so that a mistake in
+    # the file stops serve in one line naming it; each worker reads it again as it starts.
+    models = 0
+    if settings.providers_file:
+        models = len(providers_catalogue(settings.providers_file).models)
     configure_logging()  # what the migration logs (waiting for its lock) is JSON too
     listener = _bind(settings.host, settings.port)
     try:
@@ -33,7 +40,7 @@ def serve(args: argparse.Namespace) -> None:
             migrate(settings)
         _listen(listener, settings.host, settings.port)
         port = listener.getsockname()[1]
-        print(_banner(settings, port), flush=True)
+        print(_banner(settings, port, models), flush=True)
         options: dict[str, Any] = {
             "host": settings.host,
             "port": port,
@@ -108,7 +115,7 @@ def _cannot_listen(host: str, port: int, error: OSError) -> CommandError:
     )
 
 
-def _banner(settings: Settings, port: int) -> str:
+def _banner(settings: Settings, port: int, models: int) -> str:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     origin = f"http://{host}:{port}"
     # Run in this folder, the commands below find the default database unaided; any other
@@ -126,8 +133,15 @@ def _banner(settings: Settings, port: int) -> str:
         f"  Your account: {origin}/account  (sign in as a user made below)\n"
         f"  Database:     {database}\n"
         f"  Workers:      {settings.workers}\n"
+        f"  Models:       {_models(settings, models)}\n"
         f"  Add a user:   modelgates users create you@example.com{shown_db}\n"
         f"  Make a key:   modelgates keys create --user you@example.com --name my-key{shown_db}\n"
         f"  From a shell: modelgates login --server {origin}\n"
         "Press Ctrl+C to stop."
     )
+
+
+def _models(settings: Settings, models: int) -> str:
+    if not settings.providers_file:
+        return "none (the gateway answers 503: serve --providers FILE)"
+    return f"{models} from {settings.providers_file}  (modelgates models list)"

@@ -32,6 +32,18 @@ _NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+def transport_error(
+    request: httpx.Request, exc: Exception, when: str = ""
+) -> errors.ConnectionError:
+    """The SDK's error for an httpx failure (a timeout is ``TimeoutError``), its cause kept."""
+    kind = (
+        errors.TimeoutError if isinstance(exc, httpx.TimeoutException) else errors.ConnectionError
+    )
+    error = kind(f"{request.method} {request.url}: {type(exc).__name__}{when}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
 class Call(Generic[ResponseT]):
     def __init__(
         self,
@@ -102,15 +114,7 @@ class Call(Generic[ResponseT]):
     def failed(self, exc: Exception) -> float | None:
         """Record a failure to get an answer; return the delay before retrying, or ``None``."""
         _logging.log_failure(self._logger, self._sent, exc, self._clock() - self._started)
-        request = self._sent
-        kind = (
-            errors.TimeoutError
-            if isinstance(exc, httpx.TimeoutException)
-            else errors.ConnectionError
-        )
-        error = kind(f"{request.method} {request.url}: {type(exc).__name__}: {exc}")
-        error.__cause__ = exc
-        self._outcome = error
+        self._outcome = transport_error(self._sent, exc)
         retryable = isinstance(exc, httpx.TransportError) and not isinstance(exc, _NOT_RETRYABLE)
         if not self._endpoint.safe_to_retry:
             retryable = isinstance(exc, _NOT_SENT)

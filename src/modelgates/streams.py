@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from modelgates import _logging, errors
+from modelgates._call import transport_error
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -71,14 +72,7 @@ class _Decoder(Generic[EventT]):
 
     def broken(self, exc: Exception) -> errors.ConnectionError:
         """The SDK's error for a failure while reading (the connection reset, a read timeout)."""
-        kind = (
-            errors.TimeoutError
-            if isinstance(exc, httpx.TimeoutException)
-            else errors.ConnectionError
-        )
-        error = kind(f"{self._where()}: {type(exc).__name__} mid-stream: {exc}")
-        error.__cause__ = exc
-        return error
+        return transport_error(self.response.request, exc, " mid-stream")
 
     def _where(self) -> str:
         request = self.response.request

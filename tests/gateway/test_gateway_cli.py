@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.conftest import UPSTREAM_KEY
+from tests.conftest import UPSTREAM_KEY
 from tests.gateway.upstream import SCRIPTED
 from tests.server.serving import ServeProcess
 

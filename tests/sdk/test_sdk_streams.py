@@ -4,9 +4,11 @@ short without ``[DONE]``, an event that is not a chunk, comments and multi-line 
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
+import anyio
 import pytest
 
 from modelgates import ModelGates, errors
@@ -128,3 +130,20 @@ def test_a_payment_required_error_without_metadata(server: ScriptedServer, mg: M
     with pytest.raises(errors.PaymentRequiredResponseError) as refused:
         mg.chat.send(model="p/m", messages=HELLO)
     assert refused.value.limit_remaining is None and refused.value.reason is None
+
+
+@pytest.mark.anyio
+async def test_an_async_stream_dropped_unread_is_closed_on_the_loop(
+    server: ScriptedServer,
+) -> None:
+    server.answer(200, body=events(f"data: {json.dumps(chunk('a'))}", "data: [DONE]"), headers=SSE)
+    async with ModelGates(server_url=server.url) as amg:
+        stream = await amg.chat.send_async(model="p/m", messages=HELLO, stream=True)
+        response = stream.response
+        del stream
+        gc.collect()
+        for _ in range(100):
+            if response.is_closed:
+                break
+            await anyio.sleep(0.01)
+        assert response.is_closed

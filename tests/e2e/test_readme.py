@@ -13,8 +13,10 @@ The README's convention for its fenced blocks:
 
 What stands in for the reader's machine: ``modelgates serve`` on a free port and a fresh SQLite
 file instead of ``./scripts/serve`` on port 8080 (so the snippets' ``http://127.0.0.1:8080``
-becomes the server's address), and this interpreter's directory on ``PATH`` instead of
-``. .venv/bin/activate``.
+becomes the server's address), serving the README's example providers file
+(``docs/providers/openai.toml``) with the scripted provider of tests/gateway/upstream.py standing
+in for OpenAI (no model provider is reachable here), and this interpreter's directory on
+``PATH`` instead of ``. .venv/bin/activate``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gateway.upstream import Upstream
 from tests.server.serving import ServeProcess
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -147,9 +150,17 @@ def run_python(block: Block, env: dict[str, str], cwd: Path, origin: str) -> str
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServeProcess]:
+def server(tmp_path: Path, upstream: Upstream) -> Iterator[ServeProcess]:
     database = tmp_path / "modelgates.db"
-    serving = ServeProcess(f"sqlite:///{database}")
+    example = (README.parent / "docs" / "providers" / "openai.toml").read_text()
+    providers = tmp_path / "providers.toml"
+    providers.write_text(example.replace("https://api.openai.com/v1", upstream.base_url))
+    serving = ServeProcess(
+        f"sqlite:///{database}",
+        "--providers",
+        str(providers),
+        env={"OPENAI_API_KEY": "sk-stand-in"},
+    )
     try:
         serving.wait_until_up()
         yield serving
@@ -170,6 +181,8 @@ def test_the_readme_runs_as_written(server: ServeProcess, tmp_path: Path) -> Non
     # The first program is "A first flow, by hand": it must have got a key, not just exited.
     first = outputs[min(outputs)]
     assert re.search(r"^sk-mg-v1-[0-9a-f]{64} user_\S+$", first, re.M), first
+    # ... and spent it on a model call.
+    assert re.search(r"^tok .* cost: 0\.0\d+ USD$", first, re.M), first
 
 
 def test_every_fragment_at_least_compiles() -> None:

@@ -25,6 +25,8 @@ from modelgates.server.api.headers import ApiHeaders
 from modelgates.server.api.health import readyz
 from modelgates.server.api.responses import EXCEPTION_HANDLERS, error_response
 from modelgates.server.api.routing import api_routes
+from modelgates.server.docs.endpoint import PATH as DOCS_MCP_PATH
+from modelgates.server.docs.endpoint import McpEndpoint
 from modelgates.server.observability import Metrics, RequestLog, configure_logging
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.secret import server_secret
@@ -74,16 +76,20 @@ def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOI
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         _tune_for_serving()
         sweeper = asyncio.create_task(_sweep_forever(context))
+        docs_mcp = asyncio.create_task(mcp_endpoint.serve())
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, docs_mcp):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await store.close()
 
+    mcp_endpoint = McpEndpoint()
     routes = [
         *api_routes(endpoints),
+        Route(DOCS_MCP_PATH, mcp_endpoint),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *web_routes(),

@@ -102,14 +102,20 @@ def content_root() -> Path:
 @functools.cache
 def library() -> Library:
     """Every page, read and parsed once per process."""
-    root = content_root()
+    return load_library(content_root())
+
+
+def load_library(root: Path) -> Library:
+    """The pages of the ``README.md`` and ``docs/*.md`` found under ``root``."""
     return Library(pages=tuple(_ordered(_read_pages(root))), root=root)
 
 
 def _read_pages(root: Path) -> Iterator[Page]:
     readme = root / "README.md"
     if readme.is_file():
-        yield make_page("overview", "README.md", _usage_parts(readme.read_text(encoding="utf-8")))
+        text = _usage_parts(readme.read_text(encoding="utf-8"))
+        # Its heading is the project's name; among the pages it is the overview.
+        yield make_page("overview", "README.md", text, title="Overview")
     yield make_page("reference", "openapi.json", reference.markdown())
     for path in sorted((root / "docs").glob("*.md")):
         slug = path.stem.lower()
@@ -138,7 +144,7 @@ def _usage_parts(readme: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def make_page(slug: str, source: str, text: str) -> Page:
+def make_page(slug: str, source: str, text: str, title: str | None = None) -> Page:
     tokens = markdown.parse(text)
     headings = [
         (int(token.tag[1]), markdown.inline_text(tokens[i + 1]), token.map[0] if token.map else 0)
@@ -148,13 +154,15 @@ def make_page(slug: str, source: str, text: str) -> Page:
     anchors = markdown.unique_slugs([title for _, title, _ in headings])
     line_count = len(text.splitlines())
     sections = []
-    for i, ((level, title, start), anchor) in enumerate(zip(headings, anchors, strict=True)):
+    for i, ((level, text_of_heading, start), anchor) in enumerate(
+        zip(headings, anchors, strict=True)
+    ):
         later = headings[i + 1 :]
         end = next((line for lvl, _, line in later if lvl <= level), line_count)
         own_end = later[0][2] if later else line_count
-        sections.append(Section(anchor, title, level, start, end, own_end))
-    title = next((s.title for s in sections if s.level == 1), slug.replace("-", " ").title())
-    return Page(slug, title, source, text, _summary(tokens), tuple(sections))
+        sections.append(Section(anchor, text_of_heading, level, start, end, own_end))
+    heading = next((s.title for s in sections if s.level == 1), slug.replace("-", " ").title())
+    return Page(slug, title or heading, source, text, _summary(tokens), tuple(sections))
 
 
 def _summary(tokens: list[markdown.Token]) -> str:

@@ -73,6 +73,7 @@ def markdown() -> str:
         "the same in prose, with the choices behind it.",
         "",
     ]
+    lines += _errors_markdown()
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for method, path, op in operations():
         by_tag.setdefault(op.get("tags", ["Other"])[0], []).append((method, path, op))
@@ -116,16 +117,34 @@ def _operation_markdown(method: str, path: str, op: dict[str, Any]) -> list[str]
     if body:
         schema = body["content"]["application/json"]["schema"]
         lines += _fields("Request body", schema)
-    lines += ["**Responses**", "", "| status | meaning | body |", "| --- | --- | --- |"]
-    for status, response in op["responses"].items():
-        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-        lines.append(f"| {status} | {_cell(response['description'])} | {_type(schema)} |")
-    lines.append("")
-    success = next(iter(op["responses"].values()))
+    (status, success), *errors = op["responses"].items()
     success_schema = success.get("content", {}).get("application/json", {}).get("schema")
-    if success_schema:
-        lines += _fields("Success body", success_schema)
+    body_lines = _fields(f"Success ({status})", success_schema) if success_schema else []
+    lines += body_lines or [f"**Success**: {status}.", ""]
+    # Each status means the same whichever operation answers it: said once, under Errors.
+    lines += [
+        f"**Errors**: {', '.join(code for code, _ in errors)} ([what each means](#errors)).",
+        "",
+    ]
     return lines
+
+
+def _errors_markdown() -> list[str]:
+    meanings: dict[str, str] = {}
+    for _, _, op in operations():
+        for status, response in list(op["responses"].items())[1:]:
+            meanings.setdefault(status, response["description"])
+    lines = [
+        "## Errors",
+        "",
+        "Every error answer has the one shape above, with `error.code` equal to the HTTP "
+        "status. What each status means, whichever operation answers it:",
+        "",
+        "| status | meaning |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {status} | {_cell(meanings[status])} |" for status in sorted(meanings)]
+    return [*lines, ""]
 
 
 def _fields(label: str, schema: dict[str, Any]) -> list[str]:
@@ -136,14 +155,14 @@ def _fields(label: str, schema: dict[str, Any]) -> list[str]:
     if not properties:
         return []
     required = set(resolved.get("required", ()))
-    lines = [f"**{label}** ({f'`{name}`' if name else 'object'})", ""]
-    lines += ["| field | type | required | meaning |", "| --- | --- | --- | --- |"]
-    for field, spec in properties.items():
-        meaning = spec.get("description") or _meaning(spec)
-        lines.append(
-            f"| `{field}` | {_type(spec)} | {'yes' if field in required else 'no'} | "
-            f"{_cell(meaning)} |"
-        )
+    meanings = [_cell(spec.get("description") or _meaning(spec)) for spec in properties.values()]
+    explained = any(meanings)  # a column of nothing but blanks is left out
+    lines = [f"**{label}**{f' `{name}`' if name else ''}", ""]
+    lines += ["| field | type | required |" + (" meaning |" if explained else "")]
+    lines += ["| --- | --- | --- |" + (" --- |" if explained else "")]
+    for (field, spec), meaning in zip(properties.items(), meanings, strict=True):
+        row = f"| `{field}` | {_type(spec)} | {'yes' if field in required else 'no'} |"
+        lines.append(row + (f" {meaning} |" if explained else ""))
     return [*lines, ""]
 
 

@@ -3,7 +3,11 @@
 Each section (a heading and its own text, without its subsections) is a row. A question is
 cut into words, the common words dropped, and the rest OR-ed, so that a question phrased as a
 person asks it still matches; bm25 ranks the rows, a word in a section's heading weighing more
-than one in its text. Porter stemming makes "exchanging" find "exchange".
+than one in its text, and each row's score is scaled by the share of the question's words it
+contains, so that a section about all of the question beats one that says a single word of it
+often ("sign a user in from a terminal app": the section on terminal apps, not the one on
+apps). Porter stemming makes "exchanging" find "exchange". ``tests/docs/test_docs_search.py``
+holds the ranking to a table of questions.
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 #: Words that say how a question is asked, not what it is about.
 #: bm25's weights are those of the columns: a section's heading 8, its page's title 2, text 1.
 _SEARCH = (
-    "SELECT page, anchor, page_title, heading, snippet(sections, 2, '**', '**', '…', 40) "
-    "FROM sections WHERE sections MATCH ? ORDER BY bm25(sections, 8.0, 2.0, 1.0) LIMIT ?"
+    "SELECT rowid, bm25(sections, 8.0, 2.0, 1.0), page, anchor, page_title, heading, "
+    "snippet(sections, 2, '**', '**', '…', 40) "
+    "FROM sections WHERE sections MATCH ? ORDER BY 2 LIMIT ?"
 )
+_ROWS_WITH = "SELECT rowid FROM sections WHERE sections MATCH ?"
+#: How many of bm25's best rows are ranked again by their share of the question's words.
+_CANDIDATES = 100
 _STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from how i if in into is it its me my of on or
-    should so that the this to use using what when where which who why will with you your""".split()
+    """a about an and any are as at be by can do does for from has have how i if in into is it
+    its like look looks me mean means my need of on or should so that the there this to use
+    using want what when where which who why will with you your""".split()
 )
 
 
@@ -73,10 +82,16 @@ class SearchIndex:
         words = [w for w in _WORD.findall(question.lower()) if w not in _STOPWORDS]
         if not words:
             return []
-        query = " OR ".join(f'"{word}"' for word in dict.fromkeys(words))
+        terms = [f'"{word}"' for word in dict.fromkeys(words)]  # quoted: words, not syntax
         with self._lock:
-            rows = self._db.execute(_SEARCH, (query, max(1, min(limit, 20)))).fetchall()
+            rows = self._db.execute(_SEARCH, (" OR ".join(terms), _CANDIDATES)).fetchall()
+            shares: dict[int, int] = {}
+            for term in terms:
+                for (rowid,) in self._db.execute(_ROWS_WITH, (term,)):
+                    shares[rowid] = shares.get(rowid, 0) + 1
+        # bm25 is negative, lower is better: a row with half the words keeps half its score.
+        rows.sort(key=lambda row: row[1] * shares.get(row[0], 0) / len(terms))
         return [
             Hit(page, anchor, page_title, heading or page_title, " ".join(passage.split()))
-            for page, anchor, page_title, heading, passage in rows
+            for _, _, page, anchor, page_title, heading, passage in rows[: max(1, min(limit, 20))]
         ]

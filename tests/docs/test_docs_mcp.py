@@ -114,6 +114,16 @@ async def test_over_streamable_http(base_url: str) -> None:
         await check_the_tools(session)
 
 
+def test_only_post_is_taken(base_url: str) -> None:
+    """No stream held open by GET, no session to DELETE: 405, saying what the address is."""
+    for method in ("GET", "DELETE", "PUT"):
+        answer = httpx.request(
+            method, f"{base_url}/docs/_mcp/server", headers={"accept": "text/event-stream"}
+        )
+        assert (answer.status_code, answer.headers["allow"]) == (405, "POST"), method
+        assert "MCP server" in answer.json()["error"]["message"]
+
+
 async def test_the_whole_openapi_document_is_the_servers(base_url: str) -> None:
     async with http_session(f"{base_url}/docs/_mcp/server") as session:
         document = json.loads(text_of(await session.call_tool("get_openapi", {})))

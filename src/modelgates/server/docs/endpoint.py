@@ -60,6 +60,18 @@ class McpEndpoint:
             self._settled.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            # Stateless JSON answers: no session to end (DELETE), nothing to push on a stream
+            # held open (GET), which would tie up a connection per client for nothing. The
+            # transport's specification lets a server answer both with 405.
+            refusal = error_response(
+                405,
+                "This is the documentation's MCP server (streamable HTTP): POST JSON-RPC "
+                "messages here. The pages are at /docs.",
+                headers={"Allow": "POST"},
+            )
+            await refusal(scope, receive, send)
+            return
         if self._manager is None and self._serving:
             self._wanted.set()
             await self._settled.wait()

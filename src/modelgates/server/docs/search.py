@@ -69,7 +69,10 @@ class SearchIndex:
             if lead:  # text above the first heading
                 rows.append(("", page.title, markdown.plain_text("\n".join(lead)), page.slug, ""))
             for section in page.sections:
-                text = markdown.plain_text(page.section_markdown(section, own=True))
+                own = page.section_markdown(section, own=True).split("\n", 1)[1:]
+                text = markdown.plain_text("".join(own))  # its text, below its heading
+                if not text.strip():
+                    continue  # a heading over subsections only: they are the rows
                 heading = "" if section.level == 1 else section.title
                 anchor = "" if section.level == 1 else section.anchor
                 rows.append((heading, page.title, text, page.slug, anchor))

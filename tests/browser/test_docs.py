@@ -23,9 +23,9 @@ SHOTS = os.environ.get("MODELGATES_TEST_SCREENSHOTS")
 EXCHANGE = "exchange-an-authorization-code-and-its-pkce-verifier-for-an-api-key"
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = False) -> None:
     if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"docs-{name}.png"), full_page=False)
+        page.screenshot(path=str(Path(SHOTS) / f"docs-{name}.png"), full_page=full_page)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_the_consent_and_account_pages_link_to_the_docs(
     expect(page.get_by_role("button", name="Approve")).to_be_visible()
     footer = page.get_by_role("contentinfo")
     expect(footer.get_by_role("link", name="Documentation")).to_have_attribute("href", "/docs")
-    shot(page, "consent-footer")
+    shot(page, "consent-footer", full_page=True)
     page.goto(f"{site.base_url}/account")
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     page.get_by_role("contentinfo").get_by_role("link", name="Documentation").click()

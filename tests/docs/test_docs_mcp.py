@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,27 +22,12 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from modelgates.server.settings import Settings
-from tests.conftest import free_port, start_server
 from tests.server.serving import ServeProcess
 
 pytestmark = pytest.mark.anyio
 
 EXCHANGE_ANCHOR = "exchange-an-authorization-code-and-its-pkce-verifier-for-an-api-key"
 TOOLS = {"list_pages", "search_docs", "read_page", "get_openapi"}
-
-
-@pytest.fixture(scope="module")
-def base_url(new_database: Callable[[str], str]) -> Iterator[str]:
-    port = free_port()
-    server, thread = start_server(
-        Settings(database_url=new_database("sqlite"), host="127.0.0.1", port=port)
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @asynccontextmanager

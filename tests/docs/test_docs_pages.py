@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from modelgates.server.docs import markdown, reference
 from modelgates.server.docs.pages import library, load_library
-from modelgates.server.settings import Settings
-from tests.conftest import free_port, start_server
 
 
 def render(text: str, source: str = "docs/x.md") -> str:
@@ -76,19 +72,6 @@ def test_every_docs_file_of_the_repository_is_a_page() -> None:
     repository = Path(__file__).resolve().parents[2]
     slugs = {page.slug for page in library().pages}
     assert {path.stem for path in (repository / "docs").glob("*.md")} <= slugs
-
-
-@pytest.fixture(scope="module")
-def base_url(new_database: Callable[[str], str]) -> Iterator[str]:
-    port = free_port()
-    server, thread = start_server(
-        Settings(database_url=new_database("sqlite"), host="127.0.0.1", port=port)
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_pages_are_served_with_the_pages_headers(base_url: str) -> None:

@@ -46,84 +46,89 @@ _PATH_PARAM = {
     "with a section, `/docs/api#post-apiv1authkeys`; a bare page name (`api`) works too.",
 }
 
+
+def _tool(
+    name: str, title: str, description: str, properties: dict[str, Any], *required: str
+) -> types.Tool:
+    """A read-only tool taking an object of ``properties`` and nothing else."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = list(required)
+    return types.Tool(
+        name=name,
+        title=title,
+        description=description,
+        input_schema=schema,
+        annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True),
+    )
+
+
 TOOLS: tuple[types.Tool, ...] = (
-    types.Tool(
-        name="list_pages",
-        title="List the documentation's pages",
-        description="List every page of the ModelGates documentation with its path, title, "
-        "one-line summary and section headings (with their anchors). Call it to see what the "
+    _tool(
+        "list_pages",
+        "List the documentation's pages",
+        "List every page of the ModelGates documentation with its path, title, one-line "
+        "summary and section headings (with their anchors). Call it to see what the "
         "documentation covers before choosing a page to read, or when a search finds nothing.",
-        input_schema={"type": "object", "properties": {}, "additionalProperties": False},
-        annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True),
+        {},
     ),
-    types.Tool(
-        name="search_docs",
-        title="Search the documentation",
-        description="Full-text search of the ModelGates documentation (the SDK and CLI guide, "
-        "the API guide and reference, deployment, security, design decisions). Ask in plain "
-        'words, e.g. "exchange an authorization code for a key in Python" or "what does 409 '
-        'mean when creating a code". Returns the best-matching sections first, each with its '
-        "page and section title, a path to pass to `read_page`, and the matching passage "
-        "(matched words in **bold**). Read the section before relying on a passage.",
-        input_schema={
-            "type": "object",
-            "properties": {
-                "query": {"type": "string", "minLength": 1, "description": "The question."},
-                "limit": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": 20,
-                    "default": 5,
-                    "description": "How many sections to return.",
-                },
+    _tool(
+        "search_docs",
+        "Search the documentation",
+        "Full-text search of the ModelGates documentation (the SDK and CLI guide, the API "
+        "guide and reference, deployment, security, design decisions). Ask in plain words, "
+        'e.g. "exchange an authorization code for a key in Python" or "what does 409 mean '
+        'when creating a code". Returns the best-matching sections first, each with its page '
+        "and section title, a path to pass to `read_page`, and the matching passage (matched "
+        "words in **bold**). Read the section before relying on a passage.",
+        {
+            "query": {"type": "string", "minLength": 1, "description": "The question."},
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 20,
+                "default": 5,
+                "description": "How many sections to return.",
             },
-            "required": ["query"],
-            "additionalProperties": False,
         },
-        annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True),
+        "query",
     ),
-    types.Tool(
-        name="read_page",
-        title="Read a page or one section",
-        description="Return one page of the ModelGates documentation as Markdown, or only one "
-        "section of it (with its subsections) when the path has a `#anchor` or `section` is "
-        "given. Code samples in it are meant to run as written against the SDK "
+    _tool(
+        "read_page",
+        "Read a page or one section",
+        "Return one page of the ModelGates documentation as Markdown, or only one section of "
+        "it (with its subsections) when the path has a `#anchor` or `section` is given. Code "
+        "samples in it are meant to run as written against the SDK "
         "(`from modelgates import ModelGates`).",
-        input_schema={
-            "type": "object",
-            "properties": {
-                "path": _PATH_PARAM,
-                "section": {
-                    "type": "string",
-                    "description": "A section's anchor, as `list_pages` shows them "
-                    "(optional; an anchor in `path` does the same).",
-                },
+        {
+            "path": _PATH_PARAM,
+            "section": {
+                "type": "string",
+                "description": "A section's anchor, as `list_pages` shows them (optional; an "
+                "anchor in `path` does the same).",
             },
-            "required": ["path"],
-            "additionalProperties": False,
         },
-        annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True),
+        "path",
     ),
-    types.Tool(
-        name="get_openapi",
-        title="The JSON API's OpenAPI document",
-        description="Return the OpenAPI 3.1 document of the ModelGates JSON API (the server's "
-        "own `GET /api/v1/openapi.json`), or only one operation of it with every schema it "
-        "refers to. Give `operation` as an operationId (`exchangeAuthCodeForApiKey`, "
-        "`createAuthCode`, `getCurrentKey`, …) or as `METHOD /path` (`POST /api/v1/auth/keys`). "
-        "Use it for exact field names, types, limits and error statuses; prefer one operation "
-        "to the whole document, which is long.",
-        input_schema={
-            "type": "object",
-            "properties": {
-                "operation": {
-                    "type": "string",
-                    "description": "An operationId or `METHOD /path`; omit for the whole document.",
-                }
-            },
-            "additionalProperties": False,
+    _tool(
+        "get_openapi",
+        "The JSON API's OpenAPI document",
+        "Return the OpenAPI 3.1 document of the ModelGates JSON API (the server's own "
+        "`GET /api/v1/openapi.json`), or only one operation of it with every schema it refers "
+        "to. Give `operation` as an operationId (`exchangeAuthCodeForApiKey`, "
+        "`createAuthCode`, `getCurrentKey`, …) or as `METHOD /path` "
+        "(`POST /api/v1/auth/keys`). Use it for exact field names, types, limits and error "
+        "statuses; prefer one operation to the whole document, which is long.",
+        {
+            "operation": {
+                "type": "string",
+                "description": "An operationId or `METHOD /path`; omit for the whole document.",
+            }
         },
-        annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True),
     ),
 )
 _SCHEMAS = {tool.name: tool.input_schema for tool in TOOLS}

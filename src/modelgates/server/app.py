@@ -89,7 +89,7 @@ def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOI
     mcp_endpoint = McpEndpoint()
     routes = [
         *api_routes(endpoints),
-        Route(DOCS_MCP_PATH, mcp_endpoint),
+        Route(DOCS_MCP_PATH, mcp_endpoint, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *web_routes(),

@@ -6,6 +6,10 @@ never asked for MCP never pays it. The SDK's streamable HTTP session manager mus
 ``run()`` holds a task group) for as long as it answers, and a task group must be left by the
 task that entered it, so :meth:`McpEndpoint.serve` is a task of the app's lifespan: it waits
 for the first request, loads the SDK in a thread, and runs the manager until the app stops.
+
+The route takes POST alone: the answers are JSON and stateless, so there is no session to end
+(DELETE) and nothing to push on a stream held open (GET), which would tie up a connection per
+client for nothing; the transport's specification lets a server answer both with 405.
 """
 
 from __future__ import annotations
@@ -60,18 +64,6 @@ class McpEndpoint:
             self._settled.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            # Stateless JSON answers: no session to end (DELETE), nothing to push on a stream
-            # held open (GET), which would tie up a connection per client for nothing. The
-            # transport's specification lets a server answer both with 405.
-            refusal = error_response(
-                405,
-                "This is the documentation's MCP server (streamable HTTP): POST JSON-RPC "
-                "messages here. The pages are at /docs.",
-                headers={"Allow": "POST"},
-            )
-            await refusal(scope, receive, send)
-            return
         if self._manager is None and self._serving:
             self._wanted.set()
             await self._settled.wait()

@@ -60,7 +60,7 @@ async def index(request: Request) -> Response:
 
 
 async def page(request: Request) -> Response:
-    found = library().page(request.path_params["slug"])
+    found = library().page(request.path_params["page"])
     if found is None:
         return _not_found(request)
     body = _html(found.slug, _root(request))

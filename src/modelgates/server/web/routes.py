@@ -31,7 +31,7 @@ def routes() -> list[BaseRoute]:
         *(Route(path, page(act), methods=["POST"]) for path, _, act in revoking),
         Route("/docs", docs.index, methods=["GET"]),
         Route("/docs/_assets/{name}", docs.asset, methods=["GET"]),
-        Route("/docs/{slug}", docs.page, methods=["GET"]),
+        Route("/docs/{page}", docs.page, methods=["GET"]),
         Route("/static/modelgates.css", static.stylesheet, methods=["GET"]),
         Route("/static/copy.js", static.copy_script, methods=["GET"]),
     ]

@@ -86,6 +86,14 @@ async def check_the_tools(session: ClientSession) -> None:
 
     wrong = await session.call_tool("read_page", {"path": "/docs/no-such-page"})
     assert wrong.is_error and "/docs/api" in wrong.content[0].text  # says what exists
+    for arguments, said in [
+        ({}, "search_docs: missing query"),
+        ({"query": "x", "limit": "5"}, "search_docs: limit must be an integer"),
+        ({"query": "x", "limit": 0}, "search_docs: limit must be from 1 to 20"),
+        ({"query": "x", "page": 2}, "search_docs: unknown argument page; it takes query, limit"),
+    ]:
+        refused = await session.call_tool("search_docs", arguments)
+        assert refused.is_error and refused.content[0].text == said
 
     resources = (await session.list_resources()).resources
     uris = {str(resource.uri) for resource in resources}

@@ -205,10 +205,8 @@ def build_server(tools: DocsTools | None = None) -> Server[Any]:
     docs = tools or DocsTools(library())
     calls: dict[str, Callable[[Mapping[str, Any]], types.CallToolResult]] = {
         "list_pages": lambda _args: _text(docs.list_pages()),
-        "search_docs": lambda args: _text(
-            docs.search(str(args["query"]), int(args.get("limit", 5)))
-        ),
-        "read_page": lambda args: _text(docs.read(str(args["path"]), args.get("section"))),
+        "search_docs": lambda args: _text(docs.search(args["query"], args.get("limit", 5))),
+        "read_page": lambda args: _text(docs.read(args["path"], args.get("section"))),
         "get_openapi": lambda args: _text(docs.openapi(args.get("operation"))),
     }
 
@@ -223,9 +221,13 @@ def build_server(tools: DocsTools | None = None) -> Server[Any]:
         call = calls.get(params.name)
         if call is None:
             return _error(f"No tool {params.name!r}; the tools: {', '.join(calls)}")
+        arguments = params.arguments or {}
+        wrong = _wrong_arguments(_SCHEMAS[params.name], arguments)
+        if wrong:
+            return _error(f"{params.name}: {wrong}")
         try:
-            return call(params.arguments or {})
-        except (LookupError, ValueError, TypeError) as error:
+            return call(arguments)
+        except LookupError as error:
             # A wrong page or operation name is the model's to correct: say what exists.
             return _error(str(error))
 
@@ -271,6 +273,36 @@ def build_server(tools: DocsTools | None = None) -> Server[Any]:
         on_list_resources=list_resources,
         on_read_resource=read_resource,
     )
+
+
+#: The JSON types the tools' arguments take: the Python type, and its name in a message.
+_JSON_TYPES: dict[str, tuple[type, str]] = {
+    "string": (str, "a string"),
+    "integer": (int, "an integer"),
+}
+
+
+def _wrong_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str:
+    """What is wrong with a call's arguments against its tool's (flat) schema, in a sentence
+    the model can act on; empty when nothing is."""
+    properties: Mapping[str, Any] = schema["properties"]
+    missing = [name for name in schema.get("required", ()) if name not in arguments]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    unknown = [name for name in arguments if name not in properties]
+    if unknown:
+        return f"unknown argument {', '.join(unknown)}; it takes {', '.join(properties) or 'none'}"
+    for name, value in arguments.items():
+        spec = properties[name]
+        kind, called = _JSON_TYPES[spec["type"]]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"{name} must be {called}"
+        if isinstance(value, str) and len(value) < spec.get("minLength", 0):
+            return f"{name} must not be empty"
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if isinstance(value, int) and low is not None and not low <= value <= high:
+            return f"{name} must be from {low} to {high}"
+    return ""
 
 
 def _error(message: str) -> types.CallToolResult:

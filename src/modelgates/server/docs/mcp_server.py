@@ -189,7 +189,7 @@ class DocsTools:
     def _find(self, path: str) -> tuple[Page, str]:
         address, _, anchor = path.strip().partition("#")
         slug = address.strip("/").removeprefix("docs/").removesuffix(".md").lower()
-        page = self.docs.page(slug or "overview")
+        page = self.docs.page("overview" if slug in ("", "readme") else slug)
         if page is None:
             known = ", ".join(f"/docs/{p.slug}" for p in self.docs.pages)
             raise LookupError(f"No page {path!r}; the pages: {known}")

@@ -20,11 +20,8 @@ from modelgates.server.web.pages import render_anonymous
 
 
 @functools.cache
-def _html(slug: str, root: str) -> Markup:
+def _html(page: Page, root: str) -> Markup:
     docs = library()
-    page = docs.page(slug)
-    if page is None:
-        raise LookupError(slug)
 
     def resolve(path: str, fragment: str) -> str | None:
         return docs.href(path, fragment, prefix=f"{root}/docs")
@@ -43,14 +40,9 @@ def _short(page: Page) -> str:
     return page.title.split(":")[0]
 
 
-def _render(request: Request, status: int = 200, **context: Any) -> Response:
+def _render(request: Request, **context: Any) -> Response:
     return render_anonymous(
-        request,
-        "docs.html",
-        status=status,
-        pages=library().pages,
-        short=_short,
-        **context,
+        request, "docs.html", status=200, pages=library().pages, short=_short, **context
     )
 
 
@@ -63,7 +55,7 @@ async def page(request: Request) -> Response:
     found = library().page(request.path_params["page"])
     if found is None:
         return _not_found(request)
-    body = _html(found.slug, _root(request))
+    body = _html(found, _root(request))
     return _render(request, title=_short(found), current=found, body=body, mcp_url="")
 
 

@@ -432,7 +432,7 @@ def test_administration_refuses_a_database_not_migrated(
 # The [server] extra's packages (pyproject.toml), as Python imports them.
 SERVER_PACKAGES = (
     "starlette", "uvicorn", "sqlalchemy", "psycopg", "alembic", "argon2", "cryptography",
-    "jinja2", "limits", "redis", "prometheus_client",
+    "jinja2", "limits", "redis", "prometheus_client", "markdown_it", "mcp",
 )  # fmt: skip
 
 
@@ -491,6 +491,7 @@ def test_the_sdk_commands_need_no_server(tmp_path: Path) -> None:
           ("sqlalchemy", "alembic", "argon2", "limits")),
         *((package, ("serve", "--port", "0")) for package in
           ("uvicorn", "starlette", "prometheus_client")),
+        *((package, ("docs", "mcp")) for package in ("mcp", "markdown_it")),
     ],
 )  # fmt: skip
 def test_administration_without_the_server_extra_says_to_install_it(

@@ -18,7 +18,15 @@ httpx.Client.__init__ = refuse
 httpx.AsyncClient.__init__ = refuse
 """
 
-SERVER_MODULES = ("starlette", "sqlalchemy", "uvicorn", "alembic", "modelgates.server")
+SERVER_MODULES = (
+    "starlette",
+    "sqlalchemy",
+    "uvicorn",
+    "alembic",
+    "mcp",
+    "markdown_it",
+    "modelgates.server",
+)
 
 
 def run(code: str) -> str:

@@ -3,9 +3,9 @@ terminal (``login``, ``whoami``: the SDK alone).
 
 Here are the arguments; the commands are in ``client`` (the SDK's: ``login``, ``whoami``),
 ``admin`` (``users``, ``keys``, ``apps``, ``service-tokens``, ``audit``, ``db``), ``gateway``
-(``models``) and ``serve``. A command's module is imported when it runs, so ``modelgates --help``
-and the SDK's commands work without the [server] extra. Configuration comes from flags, then
-``MODELGATES_*`` environment variables (see Settings).
+(``models``), ``serve`` and ``docs`` (``docs mcp``). A command's module is imported when it
+runs, so ``modelgates --help`` and the SDK's commands work without the [server] extra.
+Configuration comes from flags, then ``MODELGATES_*`` environment variables (see Settings).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ SERVER_PACKAGES = frozenset(
         "limits",
         "redis",
         "prometheus_client",
+        "markdown_it",
+        "mcp",
     }
 )
 
@@ -210,4 +212,10 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="the database").add_subparsers(title="commands")
     upgrade = db.add_parser("upgrade", parents=[database], help="apply migrations (Alembic)")
     upgrade.set_defaults(run=_command("admin", "db_upgrade"))
+    docs = commands.add_parser("docs", help="the documentation").add_subparsers(title="commands")
+    docs.add_parser(
+        "mcp",
+        help="serve the documentation as an MCP server on standard input and output, for AI "
+        "clients (Claude Code, Cursor, ...) configured with a command",
+    ).set_defaults(run=_command("docs", "mcp"))
     return parser

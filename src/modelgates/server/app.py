@@ -27,6 +27,8 @@ from modelgates.server.api.headers import ApiHeaders
 from modelgates.server.api.health import readyz
 from modelgates.server.api.responses import EXCEPTION_HANDLERS, error_response
 from modelgates.server.api.routing import api_routes
+from modelgates.server.docs.endpoint import PATH as DOCS_MCP_PATH
+from modelgates.server.docs.endpoint import McpEndpoint
 from modelgates.server.gateway.completions import Gateway
 from modelgates.server.gateway.providers import empty_catalogue, load_catalogue
 from modelgates.server.observability import Metrics, RequestLog, configure_logging
@@ -93,17 +95,21 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         _tune_for_serving()
         sweeper = asyncio.create_task(_sweep_forever(context))
+        docs_mcp = asyncio.create_task(mcp_endpoint.serve())
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, docs_mcp):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await gateway.aclose()
             await store.close()
 
+    mcp_endpoint = McpEndpoint()
     routes = [
         *api_routes(endpoints),
+        Route(DOCS_MCP_PATH, mcp_endpoint, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *web_routes(),

@@ -1,10 +1,11 @@
-"""The pages' routes, and nothing else: the handlers live in consent, sign_in and account."""
+"""The pages' routes, and nothing else: the handlers live in consent, sign_in, account and
+docs."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from modelgates.server.web import account, consent, sign_in, static
+from modelgates.server.web import account, consent, docs, sign_in, static
 from modelgates.server.web.pages import page, post_only
 
 
@@ -28,6 +29,9 @@ def routes() -> list[BaseRoute]:
         *(Route(path, page(post_only), methods=["GET"]) for path, _ in acting),
         *(Route(path, page(ask), methods=["GET"]) for path, ask, _ in revoking),
         *(Route(path, page(act), methods=["POST"]) for path, _, act in revoking),
+        Route("/docs", docs.index, methods=["GET"]),
+        Route("/docs/_assets/{name}", docs.asset, methods=["GET"]),
+        Route("/docs/{page}", docs.page, methods=["GET"]),
         Route("/static/modelgates.css", static.stylesheet, methods=["GET"]),
         Route("/static/copy.js", static.copy_script, methods=["GET"]),
     ]

@@ -27,7 +27,19 @@ def drawn(columns: list[Column]) -> tuple[ET.Element, int]:
 
 @pytest.mark.parametrize(
     ("largest", "top"),
-    [(1, 1), (2, 2), (3, 5), (5, 5), (6, 10), (11, 20), (21, 25), (26, 50), (234_568, 250_000)],
+    [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (7, 8),
+        (9, 10),
+        (11, 20),
+        (21, 25),
+        (26, 30),
+        (31, 40),
+        (81, 100),
+        (234_568, 250_000),
+    ],
 )
 def test_the_top_is_a_round_amount_at_least_the_largest(largest: int, top: int) -> None:
     assert nice_top(largest) == top
@@ -59,7 +71,8 @@ def test_bars_are_stacked_in_proportion_to_their_amounts() -> None:
 def test_the_chart_is_named_for_screen_readers_and_its_text_escaped() -> None:
     root, _top = drawn([Column("<b>", [Segment(0, 5, "O'Brien & <Co>")])])
     assert root.get("role") == "img"
-    assert root.get("aria-labelledby") == "c-title c-desc"
+    assert root.get("aria-labelledby") == "c-title"
+    assert root.get("aria-describedby") == "c-desc"
     title = root.find(f"{SVG}title")
     desc = root.find(f"{SVG}desc")
     assert title is not None and title.get("id") == "c-title" and title.text == "Spend <per> day"

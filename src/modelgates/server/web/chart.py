@@ -47,11 +47,12 @@ class Chart:
 
 
 def nice_top(largest: int) -> int:
-    """The least of 1, 2, 2.5 and 5 times a power of ten that is at least ``largest`` (a whole
-    amount, at least 1): the axis's round top."""
+    """The least of 1, 2, 2.5, 3, 4, 5, 6 and 8 times a power of ten that is at least
+    ``largest`` (a whole amount, at least 1): the axis's round top, which leaves at most a
+    third of the drawing empty above the tallest column."""
     magnitude = 1
     while True:
-        for step in (10, 20, 25, 50):
+        for step in (10, 20, 25, 30, 40, 50, 60, 80):
             if largest * 10 <= step * magnitude:
                 return max(step * magnitude // 10, 1)
         magnitude *= 10
@@ -76,7 +77,8 @@ def stacked_columns(
     width = len(columns) * _COLUMN
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {_HEIGHT}" preserveAspectRatio="none" '
-        f'role="img" aria-labelledby="{element_id}-title {element_id}-desc" focusable="false">',
+        f'role="img" aria-labelledby="{element_id}-title" aria-describedby="{element_id}-desc" '
+        'focusable="false">',
         f'<title id="{element_id}-title">{escape(title)}</title>',
         f'<desc id="{element_id}-desc">{escape(desc)}</desc>',
     ]
@@ -108,7 +110,7 @@ def bar(amount: int, largest: int, series: int) -> Markup:
     readers, which read the figure)."""
     share = 0.0 if largest <= 0 else max(amount * 100 / largest, 1.0 if amount > 0 else 0.0)
     return Markup(  # noqa: S704 (numbers only)
-        '<svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" '
+        '<svg class="share-bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" '
         f'focusable="false"><rect class="s{int(series)}" width="{_number(share)}" '
         'height="10" rx="1"/></svg>'
     )

@@ -49,17 +49,7 @@ def _spend(gateway: Gateway) -> Account:  # noqa: F811
     ):
         for _ in range(calls):
             assert gateway.chat(key, model="script/echo", max_tokens=5).status_code == 200
-    with gateway.client.stream(
-        "POST",
-        "/chat/completions",
-        json={
-            "model": "script/echo",
-            "messages": [{"role": "user", "content": "Hi"}],
-            "stream": True,
-            "max_tokens": 5,
-        },
-        headers={"Authorization": f"Bearer {user.key}"},
-    ) as stream:
+    with gateway.stream(user.key, model="script/echo", max_tokens=5) as stream:
         assert stream.status_code == 200
         for _line in stream.iter_lines():
             pass

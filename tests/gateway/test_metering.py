@@ -5,7 +5,6 @@ no model provider is reachable here): the account page's spend and recent comple
 from __future__ import annotations
 
 import html
-import os
 import re
 import secrets
 from collections.abc import Callable, Iterator
@@ -17,10 +16,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelgates.server.services import keys
-from modelgates.server.settings import Settings
 from modelgates.server.store import Transaction
-from tests.conftest import Account, free_port, run, start_server, utcnow
-from tests.gateway.conftest import UPSTREAM_KEY, Gateway, usd
+from tests.conftest import Account, run, utcnow
+from tests.gateway.conftest import UPSTREAM_KEY, Gateway, serving, usd
 from tests.gateway.upstream import INPUT_PRICE, OUTPUT_PRICE, Upstream
 from tests.server.pages import PageClient, fast_password_hashing
 
@@ -145,16 +143,7 @@ def test_the_keys_usage_counts_gateway_spend_and_its_remaining_limit_its_holds(
     assert record["limit_remaining"] == usd(1_000_000 - ECHO_5)
 
     # While a stream is open, its hold is not what the key may still spend.
-    with gateway.client.stream(
-        "POST",
-        "/chat/completions",
-        json={
-            "model": "script/slow",
-            "messages": [{"role": "user", "content": "Hi"}],
-            "stream": True,
-        },
-        headers={"Authorization": f"Bearer {user.key}"},
-    ) as stream:
+    with gateway.stream(user.key, model="script/slow") as stream:
         assert stream.status_code == 200
         lines = stream.iter_lines()  # one iterator: a dropped one would close the stream
         assert next(lines).startswith("data: ")
@@ -181,23 +170,10 @@ def metered(
     new_database: Callable[[str], str], providers_file: Path, upstream: Upstream
 ) -> Iterator[Gateway]:
     """A server of this module's own, so that its counters count these tests' calls alone."""
-    os.environ["MODELGATES_TEST_UPSTREAM_KEY"] = UPSTREAM_KEY
-    url = new_database("sqlite")
-    port = free_port()
-    server, thread = start_server(
-        Settings(
-            database_url=url,
-            host="127.0.0.1",
-            port=port,
-            providers_file=str(providers_file),
-            metrics_token=METRICS_TOKEN,
-        )
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=f"{base_url}/api/v1", timeout=30) as client:
-        yield Gateway(base_url, url, client, upstream)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(
+        new_database("sqlite"), providers_file, upstream, metrics_token=METRICS_TOKEN
+    ) as served:
+        yield served
 
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
@@ -222,17 +198,8 @@ def test_metrics_count_completions_tokens_and_cost_by_model_and_status(metered: 
     user = metered.key(limit=1)
     for _ in range(2):
         assert metered.chat(user.key, model="script/echo", max_tokens=5).status_code == 200
-    with metered.client.stream(
-        "POST",
-        "/chat/completions",
-        json={
-            "model": "script/echo",
-            "messages": [{"role": "user", "content": "Hi"}],
-            "stream": True,
-            "max_tokens": 4,
-            "stream_options": {"include_usage": True},
-        },
-        headers={"Authorization": f"Bearer {user.key}"},
+    with metered.stream(
+        user.key, model="script/echo", max_tokens=4, stream_options={"include_usage": True}
     ) as stream:
         assert stream.status_code == 200
         list(stream.iter_lines())

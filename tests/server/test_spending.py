@@ -6,11 +6,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
-from modelgates.server.services import keys, spending
-from modelgates.server.store import Store, Transaction
+from modelgates.server.services import ceiling, keys, spending
+from modelgates.server.services.ceiling import Outcome
+from modelgates.server.store import KeyRow, Store, Transaction
 from tests.conftest import Account, create_account
 from tests.server.pages import fast_password_hashing
 
@@ -33,69 +35,66 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-async def app_key(store: Store, user: Account, title: str) -> tuple[int, int]:
-    """A key of ``user``'s held by a new app titled ``title``: (key id, app id)."""
+#: One micro-dollar a prompt token, nothing for output: a completion of N prompt tokens costs N.
+PRICE = ceiling.Price(
+    input_per_million=Decimal(1), output_per_million=Decimal(0), output_cap=10, context_length=None
+)
 
-    def make(tx: Transaction) -> tuple[int, int]:
+
+async def app_key(store: Store, user: Account, title: str) -> KeyRow:
+    """A key of ``user``'s, without a limit, held by a new app titled ``title``."""
+
+    def make(tx: Transaction) -> KeyRow:
         origin = f"https://{secrets.token_hex(4)}.example"
         app = tx.apps.upsert(origin, title, title, None, NOW)
         issued = keys.insert_new_key(
             tx, user_id=user.user_id, label=f"{title} key", now=NOW, app_id=app.id
         )
-        return issued.row.id, app.id
+        return issued.row
 
     return await store.run(make)
 
 
-async def own_key_id(store: Store, user: Account) -> int:
+async def own_key(store: Store, user: Account) -> KeyRow:
     row = await store.run(lambda tx: tx.keys.by_hash(user.key_hash))
     assert row is not None
-    return row.id
+    return row
 
 
 async def completion(
     store: Store,
-    user: Account,
-    key_id: int,
-    app_id: int | None,
+    key: KeyRow,
     at: datetime,
     charged: int,
     *,
-    status: str = "completed",
-    model: str = "script/echo",
+    status: Outcome | None = "completed",
 ) -> str:
-    """A completion recorded as the gateway records one (held, then settled unless
-    ``status`` is in_progress)."""
-    generation_id = "gen-" + secrets.token_hex(16)
-
-    def record(tx: Transaction) -> None:
-        tx.generations.insert(
-            generation_id=generation_id,
-            key_id=key_id,
-            user_id=user.user_id,
-            app_id=app_id,
-            referer_origin=None,
-            model=model,
-            streamed=False,
-            held_micros=charged + 100,
-            held_prompt_micros=10,
-            created_at=at,
+    """A completion held at ``at`` and settled (unless ``status`` is None) at ``charged``
+    micro-dollars, through the ceiling as the gateway does it."""
+    held = await ceiling.hold(
+        store,
+        key,
+        model="script/echo",
+        price=PRICE,
+        body_bytes=100,
+        requested_max_tokens=None,
+        streamed=False,
+        referer_origin=None,
+        now=at,
+    )
+    if status is not None:
+        await ceiling.settle(
+            store,
+            held,
+            PRICE,
+            outcome=status,
+            tokens_prompt=charged,
+            tokens_completion=3,
+            usage_estimated=False,
+            provider_status=200,
+            now=at + timedelta(seconds=1),
         )
-        if status != "in_progress":
-            tx.generations.settle(
-                generation_id,
-                now=at + timedelta(seconds=1),
-                status=status,
-                tokens_prompt=7,
-                tokens_completion=3,
-                cost_micros=charged,
-                charged_micros=charged,
-                usage_estimated=False,
-                provider_status=200,
-            )
-
-    await store.run(record)
-    return generation_id
+    return held.generation_id
 
 
 def day(offset: int) -> date:
@@ -105,20 +104,20 @@ def day(offset: int) -> date:
 async def test_spend_is_summed_by_utc_day_key_and_app(store: Store) -> None:
     user = await create_account(store)
     other = await create_account(store)
-    own = await own_key_id(store, user)
-    notes_key, notes = await app_key(store, user, "Notes")
-    mail_key, mail = await app_key(store, user, "Mail")
+    own = await own_key(store, user)
+    notes = await app_key(store, user, "Notes")
+    mail = await app_key(store, user, "Mail")
     midnight = datetime.combine(TODAY, datetime.min.time(), timezone.utc)
     # The last instant of yesterday and the first of today are different UTC days.
-    await completion(store, user, notes_key, notes, midnight - timedelta(microseconds=1), 1_000)
-    await completion(store, user, notes_key, notes, midnight, 234_567)
-    await completion(store, user, notes_key, notes, midnight + timedelta(hours=9), 1)
-    await completion(store, user, mail_key, mail, midnight + timedelta(hours=2), 500_000)
-    await completion(store, user, own, None, midnight - timedelta(days=29), 7)  # first day
-    await completion(store, user, own, None, midnight - timedelta(days=29, seconds=1), 99)  # out
-    await completion(store, user, own, None, midnight, 0, status="provider_error")
+    await completion(store, notes, midnight - timedelta(microseconds=1), 1_000)
+    await completion(store, notes, midnight, 234_567)
+    await completion(store, notes, midnight + timedelta(hours=9), 1)
+    await completion(store, mail, midnight + timedelta(hours=2), 500_000)
+    await completion(store, own, midnight - timedelta(days=29), 7)  # first day
+    await completion(store, own, midnight - timedelta(days=29, seconds=1), 99)  # out
+    await completion(store, own, midnight, 0, status="provider_error")
     # Another user's spend is theirs alone.
-    await completion(store, other, await own_key_id(store, other), None, midnight, 5_000_000)
+    await completion(store, await own_key(store, other), midnight, 5_000_000)
 
     spent = await spending.spending(store, user.user_id, NOW)
 
@@ -147,13 +146,13 @@ async def test_spend_is_summed_by_utc_day_key_and_app(store: Store) -> None:
 
 async def test_recent_completions_are_newest_first_with_every_status(store: Store) -> None:
     user = await create_account(store)
-    key_id, app_id = await app_key(store, user, "Notes")
+    key = await app_key(store, user, "Notes")
     times = [NOW - timedelta(minutes=m) for m in (50, 40, 30)]
-    first = await completion(store, user, key_id, app_id, times[0], 1_234)
-    failed = await completion(store, user, key_id, app_id, times[1], 0, status="provider_error")
-    held = await completion(store, user, key_id, app_id, times[2], 0, status="in_progress")
+    first = await completion(store, key, times[0], 1_234)
+    failed = await completion(store, key, times[1], 0, status="provider_error")
+    held = await completion(store, key, times[2], 0, status=None)
     # Older than the window: not in the chart, still among the latest completions.
-    old = await completion(store, user, key_id, app_id, NOW - timedelta(days=90), 5)
+    old = await completion(store, key, NOW - timedelta(days=90), 5)
 
     spent = await spending.spending(store, user.user_id, NOW)
 
@@ -170,7 +169,7 @@ async def test_recent_completions_are_newest_first_with_every_status(store: Stor
         "Notes",
         "Notes key",
     )
-    assert (newest_done.tokens_prompt, newest_done.tokens_completion) == (7, 3)
+    assert (newest_done.tokens_prompt, newest_done.tokens_completion) == (1_234, 3)
     assert newest_done.micros == 1_234 and newest_done.created_at == times[0]
     assert spent.micros == 1_234
 
@@ -178,8 +177,8 @@ async def test_recent_completions_are_newest_first_with_every_status(store: Stor
 async def test_many_apps_share_the_last_colour(store: Store) -> None:
     user = await create_account(store)
     for n in range(10):
-        key_id, app_id = await app_key(store, user, f"App {n:02}")
-        await completion(store, user, key_id, app_id, NOW - timedelta(days=n), 1_000 * (n + 1))
+        key = await app_key(store, user, f"App {n:02}")
+        await completion(store, key, NOW - timedelta(days=n), 1_000 * (n + 1))
 
     spent = await spending.spending(store, user.user_id, NOW)
 

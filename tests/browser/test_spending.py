@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.conftest import PHONE
 from tests.browser.test_consent_flow import sign_in
 from tests.conftest import Account
-from tests.gateway.conftest import Gateway, gateway, providers_file, upstream  # noqa: F401
+from tests.gateway.conftest import Gateway, gateway  # noqa: F401
 from tests.gateway.test_metering import ECHO_5, app_key
 
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from modelgates.server.services import keys
 from modelgates.server.store import Transaction
-from tests.conftest import Account, run, utcnow
-from tests.gateway.conftest import UPSTREAM_KEY, Gateway, serving, usd
+from tests.conftest import UPSTREAM_KEY, Account, run, utcnow
+from tests.gateway.conftest import Gateway, serving, usd
 from tests.gateway.upstream import INPUT_PRICE, OUTPUT_PRICE, Upstream
 from tests.server.pages import PageClient, fast_password_hashing
 

@@ -40,7 +40,8 @@ def app_key(gateway: Gateway, user: Account, title: str) -> str:
     async def make(store: Any) -> str:
         def insert(tx: Transaction) -> str:
             now = utcnow()
-            app = tx.apps.upsert(f"https://{secrets.token_hex(4)}.example", title, title, None, now)
+            app = tx.apps.upsert(f"https://{secrets.token_hex(4)}.example", None, now)
+            tx.apps.claim_title(app.id, user.user_id, title, now)
             issued = keys.insert_new_key(
                 tx, user_id=user.user_id, label=f"{title}'s key", now=now, app_id=app.id
             )

@@ -46,7 +46,8 @@ async def app_key(store: Store, user: Account, title: str) -> KeyRow:
 
     def make(tx: Transaction) -> KeyRow:
         origin = f"https://{secrets.token_hex(4)}.example"
-        app = tx.apps.upsert(origin, title, title, None, NOW)
+        app = tx.apps.upsert(origin, None, NOW)
+        tx.apps.claim_title(app.id, user.user_id, title, NOW)
         issued = keys.insert_new_key(
             tx, user_id=user.user_id, label=f"{title} key", now=NOW, app_id=app.id
         )

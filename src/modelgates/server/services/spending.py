@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+from modelgates.server.services import apps
 from modelgates.server.store import (
-    AppRow,
     DailyChargeRow,
     GenerationRow,
     KeyRow,
@@ -106,21 +106,24 @@ async def spending(store: Store, user_id: str, now: datetime) -> Spending:
 
     def read(
         tx: Transaction,
-    ) -> tuple[list[DailyChargeRow], list[GenerationRow], list[KeyRow], dict[int, AppRow]]:
+    ) -> tuple[list[DailyChargeRow], list[GenerationRow], list[KeyRow], dict[int, apps.NamedApp]]:
         charges = list(tx.generations.daily_charges_of_user(user_id, start))
         recent = list(tx.generations.recent_of_user(user_id, RECENT))
         keys = list(tx.keys.of_user(user_id))
         app_ids = {row.app_id for row in charges} | {row.app_id for row in recent}
         known = sorted(app_id for app_id in app_ids if app_id is not None)
-        return charges, recent, keys, tx.apps.by_ids(known)
+        # Each app by the name this user is shown it, as the account page's other lists do.
+        claimed = tx.apps.claimed_titles(user_id, known)
+        named = {i: apps.named(app, claimed.get(i)) for i, app in tx.apps.by_ids(known).items()}
+        return charges, recent, keys, named
 
-    charges, recent, keys, apps = await store.run(read)
+    charges, recent, keys, names = await store.run(read)
 
     def app_name(app_id: int | None) -> str:
         if app_id is None:
             return OWN_KEYS
-        app = apps.get(app_id)
-        return app.title if app is not None else "An app no longer known"
+        app = names.get(app_id)
+        return app.name if app is not None else "An app no longer known"
 
     by_app: dict[int | None, int] = {}
     for row in charges:

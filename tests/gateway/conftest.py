@@ -3,6 +3,7 @@ serving both on each database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,16 @@ class Gateway:
             "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
         )
 
+    def stream(self, key: str, **body: Any) -> contextlib.AbstractContextManager[httpx.Response]:
+        """A streamed completion, to be read in a ``with`` block."""
+        body.setdefault("messages", [{"role": "user", "content": "Hi"}])
+        return self.client.stream(
+            "POST",
+            "/chat/completions",
+            json={**body, "stream": True},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
     def key_row(self, key_hash: str) -> KeyRow:
         row = run(lambda store: store.run(lambda tx: tx.keys.by_hash(key_hash)), self.database_url)
         assert row is not None
@@ -91,8 +102,11 @@ def usd(micros: int) -> float:
     return float(money.to_usd(micros))
 
 
-@pytest.fixture(scope="session")
-def gateway(database_url: str, providers_file: Path, upstream: Upstream) -> Iterator[Gateway]:
+@contextlib.contextmanager
+def serving(
+    database_url: str, providers_file: Path, upstream: Upstream, **settings: Any
+) -> Iterator[Gateway]:
+    """A server with the providers file, in this process, for as long as the block lasts."""
     port = free_port()
     server, thread = start_server(
         Settings(
@@ -101,10 +115,19 @@ def gateway(database_url: str, providers_file: Path, upstream: Upstream) -> Iter
             port=port,
             secret_key=os.environ["MODELGATES_SECRET_KEY"],
             providers_file=str(providers_file),
+            **settings,
         )
     )
     base_url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=f"{base_url}/api/v1", timeout=30) as client:
-        yield Gateway(base_url, database_url, client, upstream)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        with httpx.Client(base_url=f"{base_url}/api/v1", timeout=30) as client:
+            yield Gateway(base_url, database_url, client, upstream)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gateway(database_url: str, providers_file: Path, upstream: Upstream) -> Iterator[Gateway]:
+    with serving(database_url, providers_file, upstream) as served:
+        yield served

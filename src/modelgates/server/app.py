@@ -73,7 +73,8 @@ def create_app(
         if settings.providers_file
         else empty_catalogue()
     )
-    gateway = Gateway(catalogue, provider_transport)
+    metrics = Metrics()
+    gateway = Gateway(catalogue, provider_transport, meter=metrics.completion_settled)
     store = Store.open(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -114,7 +115,6 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         *web_routes(),
     ]
-    metrics = Metrics()
     if settings.metrics_token:
         routes.append(Route("/metrics", _metrics_endpoint(settings.metrics_token, metrics)))
     app = Starlette(

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelgates.models.endpoints import EXCHANGE_AUTH_CODE
 from modelgates.server.api.responses import error_response
+from modelgates.server.services.ceiling import Settlement
 
 logger = logging.getLogger("modelgates.server")
 
@@ -54,6 +55,36 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+        # The gateway's completions, by the model's id (the catalogue's, so a bounded set) and
+        # how they ended: completed, cancelled (the client left) or provider_error.
+        self.completions = Counter(
+            "modelgates_gateway_completions",
+            "Chat completions the gateway settled, by model and status.",
+            ["model", "status"],
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "modelgates_gateway_tokens",
+            "Tokens of settled completions (the provider's count, or the estimate charged), "
+            "by model, status and kind (prompt or completion).",
+            ["model", "status", "kind"],
+            registry=self.registry,
+        )
+        self.cost = Counter(
+            "modelgates_gateway_cost_microdollars",
+            "Micro-dollars (millionths of a USD) keys were charged for settled completions, "
+            "by model and status.",
+            ["model", "status"],
+            registry=self.registry,
+        )
+
+    def completion_settled(self, model: str, status: str, settlement: Settlement) -> None:
+        """The gateway's meter (``Gateway(meter=...)``): called once a completion."""
+        self.completions.labels(model, status).inc()
+        self.tokens.labels(model, status, "prompt").inc(settlement.tokens_prompt)
+        self.tokens.labels(model, status, "completion").inc(settlement.tokens_completion)
+        self.cost.labels(model, status).inc(settlement.charged)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -29,7 +29,10 @@ from modelgates.server.store import KeyRow, Store
 
 logger = logging.getLogger("modelgates.server.gateway")
 
-__all__ = ["Answer", "Gateway", "GatewayUnavailable", "ProviderFailed", "StreamedAnswer"]
+__all__ = ["Answer", "Gateway", "GatewayUnavailable", "Meter", "ProviderFailed", "StreamedAnswer"]
+
+#: Told of each completion this process settled, once: its model, how it ended, its settlement.
+Meter = Callable[[str, Outcome, ceiling.Settlement], None]
 
 #: How much of a provider's error body is read, and passed on in ``metadata.provider_error``.
 _MAX_PROVIDER_ERROR_BYTES = 64 * 1024
@@ -146,9 +149,13 @@ class Gateway:
     """The catalogue and one pooled HTTP client per provider, for the life of the process."""
 
     def __init__(
-        self, catalogue: Catalogue, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        catalogue: Catalogue,
+        transport: httpx.AsyncBaseTransport | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.catalogue = catalogue
+        self._meter = meter
         self._clients: dict[str, httpx.AsyncClient] = {
             provider.name: _client_for(provider, transport) for provider in catalogue.providers
         }
@@ -194,7 +201,8 @@ class Gateway:
             referer_origin=referer_origin,
             now=now,
         )
-        call = _Call(store, request, held, price, clock, self._clients[request.model.provider.name])
+        client = self._clients[request.model.provider.name]
+        call = _Call(store, request, held, price, clock, client, self._meter)
         headers = {CAPPED_HEADER: str(held.max_tokens)} if held.capped else {}
         if request.stream:
             await call.open_stream()
@@ -240,6 +248,7 @@ class _Call:
         price: ceiling.Price,
         clock: Callable[[], datetime],
         client: httpx.AsyncClient,
+        meter: Meter | None,
     ) -> None:
         self.store = store
         self.request = request
@@ -250,6 +259,7 @@ class _Call:
         self.provider = request.model.provider
         self.deadline = time.monotonic() + self.provider.timeout_seconds
         self._response: httpx.Response | None = None
+        self.meter = meter
 
     def _upstream_body(self) -> bytes:
         body = dict(self.request.body)
@@ -294,6 +304,8 @@ class _Call:
                 provider_status=provider_status,
                 now=self.clock(),
             )
+        if settlement.applied and self.meter is not None:
+            self.meter(self.request.model.id, outcome, settlement)
         return settlement
 
     async def _fail(self, error: Exception) -> ProviderFailed:

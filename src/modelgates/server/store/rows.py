@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,17 @@ class GenerationRow:
     charged_micros: int
     usage_estimated: bool
     provider_status: int | None
+
+
+@dataclass(frozen=True)
+class DailyChargeRow:
+    """What one key's completions of one UTC day were charged."""
+
+    day: date
+    key_id: int
+    app_id: int | None
+    charged_micros: int
+    completions: int
 
 
 @dataclass(frozen=True)

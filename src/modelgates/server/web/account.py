@@ -12,9 +12,10 @@ from typing import Any, Generic, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelgates.server.services import account
+from modelgates.server.services import account, spending
 from modelgates.server.services.errors import InvalidInput, NotFound
 from modelgates.server.store import Store
+from modelgates.server.web import chart, pages
 from modelgates.server.web.pages import (
     Handler,
     PageError,
@@ -37,14 +38,41 @@ async def _account_form(
 ) -> Response:
     user_id = require_user(visitor)
     ctx = visitor.ctx
-    overview = await account.overview(ctx.store, user_id, ctx.now())
+    now = ctx.now()
+    overview = await account.overview(ctx.store, user_id, now)
+    spent = await spending.spending(ctx.store, user_id, now)
     return render(
         visitor,
         "account.html",
         status=status,
         title="Your account",
         overview=overview,
+        spending=spent,
+        chart=_daily_chart(spent),
         name_error=name_error,
+    )
+
+
+def _daily_chart(spent: spending.Spending) -> chart.Chart:
+    """Each day's spend, stacked by app."""
+    labels = {series.index: series.label for series in spent.series}
+    busiest = max(spent.days, key=lambda day: day.micros)
+    return chart.stacked_columns(
+        [
+            chart.Column(
+                pages.day_label(day.day),
+                [chart.Segment(index, micros, labels[index]) for index, micros in day.parts],
+            )
+            for day in spent.days
+        ],
+        element_id="spend-chart",
+        title=f"Spend per day, {pages.day_label(spent.since)} to {pages.day_label(spent.until)}",
+        desc=(
+            f"Spend per UTC day, one column a day, stacked by app: {pages.micros_usd(spent.micros)}"
+            f" in all; the most on one day was {pages.micros_usd(busiest.micros)}, on "
+            f"{pages.day_label(busiest.day)}. The tables below give every figure."
+        ),
+        amount=pages.micros_usd,
     )
 
 

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,6 +21,7 @@ from modelgates.server.api.context import AppContext, context_of
 from modelgates.server.services import consent, sessions
 from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.store import UserRow
+from modelgates.server.web import chart
 from modelgates.server.web.headers import csp
 
 logger = logging.getLogger("modelgates.server")
@@ -47,8 +48,20 @@ def _usd(value: Decimal | float | None) -> str:
     return "No limit" if value is None else consent.format_usd(value)
 
 
+def micros_usd(value: float) -> str:
+    """Micro-dollars (a chart's half of an odd one too) as USD."""
+    return consent.format_usd(Decimal(value).scaleb(-6))
+
+
+def day_label(value: date) -> str:
+    return f"{value.day} {value:%b}"
+
+
+_env.globals["bar"] = chart.bar
 _env.filters["when"] = _when
 _env.filters["usd"] = _usd
+_env.filters["micros"] = micros_usd
+_env.filters["day"] = day_label
 
 _MAX_FORM_FIELDS = 20
 #: Where signing in may send the browser afterwards: our own pages only (no open redirector).

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Date, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from modelgates.server.store.queries._common import columns, to
-from modelgates.server.store.rows import GenerationRow
+from modelgates.server.store.rows import DailyChargeRow, GenerationRow
 from modelgates.server.store.tables import generations
 
 _G = columns(generations, GenerationRow)
@@ -116,16 +115,29 @@ class Generations:
         )
         return [row for r in result.all() if (row := to(GenerationRow, r)) is not None]
 
-    def charged_of_user_since(self, user_id: str, since: datetime) -> Sequence[Any]:
-        """``(created_at, key_id, app_id, charged_micros)`` of each completion since ``since``
-        (the account page sums them by day)."""
+    def daily_charges_of_user(self, user_id: str, since: datetime) -> Sequence[DailyChargeRow]:
+        """What the user's completions created since ``since`` were charged, summed by UTC day
+        (timestamps are stored as naive UTC, so the database's ``date()`` is the UTC day on
+        both SQLite and PostgreSQL), key and app; days without a charge are absent."""
         g = generations.c
+        day = func.date(g.created_at, type_=Date).label("day")
         result = self._c.execute(
-            select(g.created_at, g.key_id, g.app_id, g.charged_micros)
+            select(
+                day,
+                g.key_id,
+                g.app_id,
+                func.sum(g.charged_micros),
+                func.count(),
+            )
             .where(g.user_id == user_id, g.created_at >= since, g.charged_micros > 0)
-            .order_by(g.created_at)
+            .group_by(day, g.key_id, g.app_id)
+            .order_by(day, g.key_id)
         )
-        return result.all()
+        # PostgreSQL's sum() of a bigint is a numeric: back to a whole number of micro-dollars.
+        return [
+            DailyChargeRow(day=d, key_id=k, app_id=a, charged_micros=int(m), completions=int(n))
+            for d, k, a, m, n in result.all()
+        ]
 
     def total_charged(self, key_id: int) -> int:
         g = generations.c

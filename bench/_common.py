@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,13 +153,21 @@ def _read(path: str) -> str:
 
 
 def run_wrk(
-    url: str, bodies: Path, *, seconds: float, conns: int = 16, content_type: str | None = None
+    url: str,
+    bodies: Path,
+    *,
+    seconds: float,
+    conns: int = 16,
+    content_type: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
     """One wrk run (1 thread) that sends each line of ``bodies`` once; wrk_bodies.lua's RESULT."""
     env = dict(os.environ, BODIES=str(bodies), WRK_THREADS="1")
     if content_type:
         env["CTYPE"] = content_type
     argv = ["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(WRK_LUA)]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
     done = subprocess.run(
         [*argv, url], env=env, capture_output=True, text=True, timeout=seconds + 60
     )

@@ -4,6 +4,8 @@ Request i is due at ``start + i / rate`` whatever happened before it, and its la
 that moment, so time spent waiting for a free connection is included (no coordinated omission,
 as in wrk2). Each body of the file is posted once over a pool of keep-alive connections, which
 are reopened when the server closes them (the peer's gunicorn answers ``Connection: close``).
+A chunked answer (server-sent events) is read to its end, and the time to its first body byte,
+counted from the same due moment, is reported too (``ttfb_*``).
 
     .venv/bin/python bench/_paced.py URL BODIES RATE SECONDS [CONTENT_TYPE]
 """
@@ -15,6 +17,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,24 +28,35 @@ class _Conn:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, head: bytes, body: bytes) -> int:
+    async def post(self, head: bytes, body: bytes) -> tuple[int, float | None]:
+        """The status, and when the first byte of a chunked body came (loop time)."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         self.writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
         header = await self.reader.readuntil(b"\r\n\r\n")
         status = int(header.split(b" ", 2)[1])
-        length, close = 0, False
+        length, close, chunked = 0, False, False
         for line in header.lower().split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             if name == b"content-length":
                 length = int(value)
             elif name == b"connection" and b"close" in value:
                 close = True
-        await self.reader.readexactly(length)
+            elif name == b"transfer-encoding" and b"chunked" in value:
+                chunked = True
+        first = None
+        if chunked:
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                await self.reader.readexactly(size + 2)
+                if first is None:
+                    first = asyncio.get_running_loop().time()
+            await self.reader.readuntil(b"\r\n")  # no trailers
+        else:
+            await self.reader.readexactly(length)
         if close:
             self.close()
-        return status
+        return status, first
 
     def close(self) -> None:
         if self.writer is not None:
@@ -51,12 +65,18 @@ class _Conn:
 
 
 async def _run(
-    url: str, bodies: list[bytes], rate: float, conns: int, content_type: str
+    url: str,
+    bodies: list[bytes],
+    rate: float,
+    conns: int,
+    content_type: str,
+    headers: Mapping[str, str],
 ) -> dict[str, float]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     head = (
-        f"POST {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"POST {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}"
         f"Content-Type: {content_type}\r\nContent-Length: "
     ).encode()
     pool: asyncio.Queue[_Conn] = asyncio.Queue()
@@ -64,13 +84,17 @@ async def _run(
         pool.put_nowait(_Conn(host, port))
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
+    firsts: list[float] = []
     statuses: Counter[int] = Counter()
     lag = [0.0]
 
     async def one(due: float, body: bytes) -> None:
         conn = await pool.get()
         try:
-            statuses[await conn.post(head, body)] += 1
+            status, first = await conn.post(head, body)
+            statuses[status] += 1
+            if first is not None:
+                firsts.append(first - due)
         except (OSError, asyncio.IncompleteReadError):
             conn.close()
             statuses[0] += 1
@@ -90,7 +114,12 @@ async def _run(
     while not pool.empty():
         pool.get_nowait().close()
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    firsts_at = {}
+    if len(firsts) > 1:
+        ttfb = statistics.quantiles(firsts, n=100, method="inclusive")
+        firsts_at = {"ttfb_p50_ms": ttfb[49] * 1000, "ttfb_p99_ms": ttfb[98] * 1000}
     return {
+        **firsts_at,
         "sent": len(bodies),
         "ok2xx": sum(c for s, c in statuses.items() if 200 <= s < 300),
         "failed": sum(c for s, c in statuses.items() if not 200 <= s < 300),
@@ -110,6 +139,7 @@ def paced(
     seconds: float,
     conns: int = 16,
     content_type: str = "application/x-www-form-urlencoded",
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
     """Post ``rate * seconds`` bodies from the file at a fixed rate; latency percentiles."""
     lines = [line for line in bodies_file.read_bytes().splitlines() if line]
@@ -123,7 +153,7 @@ def paced(
     except ImportError:
         runner = asyncio.run
     began = time.process_time()
-    result = runner(_run(url, lines[:count], rate, conns, content_type))
+    result = runner(_run(url, lines[:count], rate, conns, content_type, headers or {}))
     result["loader_cpu_s"] = time.process_time() - began
     return result
 

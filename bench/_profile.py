@@ -42,11 +42,7 @@ def _py_spy() -> str:
 def profile_round(contender: Any, seconds: float, out: Path) -> None:
     """One more wrk round against ``contender`` while py-spy samples each of its workers."""
     bodies = contender.mint(int(contender.estimate * seconds * 2) + 100)
-    spies = []
-    for pid in contender.service.workers():
-        argv = [_py_spy(), "record", "-p", str(pid), "-r", "250", "-d", str(int(seconds) + 1)]
-        argv += ["--gil", "--nonblocking", "-f", "raw", "-o", f"{out}-{pid}.txt"]
-        spies.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    spies = start_sampling(contender.service.workers(), seconds, out)
     result = run_wrk(contender.url, bodies, seconds=seconds, content_type=contender.content_type)
     for spy in spies:
         spy.wait(timeout=60)
@@ -54,7 +50,20 @@ def profile_round(contender: Any, seconds: float, out: Path) -> None:
     summarize(out)
 
 
-def summarize(out: Path) -> None:
+def start_sampling(pids: list[int], seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each of ``pids`` for ``seconds`` (and one more), raw stacks to ``out``-PID.txt;
+    wait for the processes returned."""
+    for old in out.parent.glob(f"{out.name}-*.txt"):
+        old.unlink()
+    spies = []
+    for pid in pids:
+        argv = [_py_spy(), "record", "-p", str(pid), "-r", "250", "-d", str(int(seconds) + 1)]
+        argv += ["--gil", "--nonblocking", "-f", "raw", "-o", f"{out}-{pid}.txt"]
+        spies.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return spies
+
+
+def summarize(out: Path, areas: dict[str, str] = AREAS) -> None:
     """Each area's share of the samples in ``out``-PID.txt, and the functions on top."""
     stacks: Counter[str] = Counter()
     for raw in out.parent.glob(f"{out.name}-*.txt"):
@@ -63,7 +72,7 @@ def summarize(out: Path) -> None:
             stacks[stack] += int(count)
     total = sum(stacks.values()) or 1
     say(f"  {total} samples; raw stacks in {out}-PID.txt, open with speedscope or flamegraph.pl")
-    for area, pattern in AREAS.items():
+    for area, pattern in areas.items():
         hits = sum(n for stack, n in stacks.items() if re.search(pattern, stack))
         say(f"  {100 * hits / total:5.1f}%  {area}")
     leaves: Counter[str] = Counter()

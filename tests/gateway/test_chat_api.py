@@ -91,6 +91,18 @@ def test_a_stream_is_relayed_with_the_cost_in_its_last_chunk(gateway: Gateway) -
     assert gateway.key_row(account.key_hash).usage_micros == cost
 
 
+def test_a_finished_stream_leaves_its_provider_connection_for_the_next_request(
+    gateway: Gateway,
+) -> None:
+    """A stream read to its end after ``[DONE]`` returns its connection to the pool: the next
+    request does not open a new one (which cost every stream a TCP handshake)."""
+    account = gateway.key(limit=1)
+    for _ in range(2):
+        answer = gateway.chat(account.key, model="script/echo", stream=True, max_tokens=2)
+        assert answer.status_code == 200 and answer.text.endswith("data: [DONE]\n\n")
+    assert gateway.upstream.ports[-1] in gateway.upstream.ports[:-1]
+
+
 def test_a_stream_without_include_usage_has_no_usage_chunk_but_is_charged(
     gateway: Gateway,
 ) -> None:

@@ -14,8 +14,9 @@ What it does is chosen by the model it is asked for (its id as the providers fil
 - ``break``: streams three chunks, then drops the connection;
 - ``garbage``: 200 with a body that is not JSON.
 
-Every request it received is kept in :attr:`Upstream.requests`; a stream the gateway closed
-before its end is counted in :attr:`Upstream.cancelled`.
+Every request it received is kept in :attr:`Upstream.requests` (and the client port it came
+from in :attr:`Upstream.ports`); a stream the gateway closed before its end is counted in
+:attr:`Upstream.cancelled`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tests.conftest import free_port
 class Upstream:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.ports: list[int] = []
         self.cancelled = 0
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
@@ -69,6 +71,7 @@ class Upstream:
         body = await request.json()
         body["_authorization"] = request.headers.get("authorization")
         self.requests.append(body)
+        self.ports.append(request.client.port if request.client else 0)
         model = body["model"]
         if model == "hang":
             await asyncio.sleep(3600)

@@ -37,6 +37,8 @@ Meter = Callable[[str, Outcome, ceiling.Settlement], None]
 #: How much of a provider's error body is read, and passed on in ``metadata.provider_error``.
 _MAX_PROVIDER_ERROR_BYTES = 64 * 1024
 _MAX_PROVIDER_MESSAGE = 500
+#: How long a stream's end is waited for after its ``[DONE]``, to keep the connection.
+_DRAIN_SECONDS = 0.5
 #: The header that says the request's output cap was lowered, and to what.
 CAPPED_HEADER = "X-ModelGates-Max-Tokens-Capped"
 
@@ -397,12 +399,14 @@ class _Call:
         relayed = 0
         first: dict[str, Any] = {}
         failure: str | None = None
+        lines = response.aiter_lines()
         try:
-            async for line in response.aiter_lines():
+            async for line in lines:
                 if not line.startswith("data:"):
                     continue  # blank lines between events, comments, event names
                 payload = line[5:].strip()
                 if payload == "[DONE]":
+                    await _drain(lines)
                     break
                 try:
                     chunk = json.loads(payload)
@@ -491,6 +495,18 @@ def _strings_bytes(value: Any, skip: str) -> int:
     if isinstance(value, list):
         return sum(_strings_bytes(v, skip) for v in value)
     return 0
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Read a stream's end after its ``[DONE]`` (the chunked body's last bytes), briefly: a
+    response closed before its end closes its connection, and every stream would then open a
+    new one to the provider."""
+    with anyio.move_on_after(_DRAIN_SECONDS):
+        try:
+            async for _ in lines:
+                pass
+        except httpx.HTTPError:
+            pass  # the answer was whole; only the connection is lost
 
 
 async def _read_some(response: httpx.Response, limit: int) -> bytes:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What the benchmarks measure against, which is not part of this repository: the
@@ -175,6 +176,18 @@ def run_wrk(
     if done.returncode != 0 or not found:
         raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return {k: float(v) for k, v in (item.split("=") for item in found.group(1).split())}
+
+
+def run_wrk_on(
+    service: Service, url: str, bodies: Path, *, seconds: float, **options: Any
+) -> dict[str, float]:
+    """:func:`run_wrk` against ``service``, with the CPU its processes used: ``cores`` over the
+    run, and ``cpu_ms`` per 2xx answer."""
+    cpu, began = service.cpu_seconds(), time.monotonic()
+    result = run_wrk(url, bodies, seconds=seconds, **options)
+    result["cores"] = (service.cpu_seconds() - cpu) / (time.monotonic() - began)
+    result["cpu_ms"] = 1000 * result["cores"] / max(result["rate2xx"], 1e-9)
+    return result
 
 
 def pg_available() -> bool:

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from _common import (
     python,
     remove_sqlite,
     require_peers,
-    run_wrk,
+    run_wrk_on,
     say,
     table,
 )
@@ -78,10 +77,9 @@ class Contender:
         """One wrk run on a fresh batch of codes (twice what the last rate needs, so that
         the bodies never run out)."""
         bodies = self.mint(int(self.estimate * seconds * 2) + 100)
-        cpu, began = self.service.cpu_seconds(), time.monotonic()
-        result = run_wrk(self.url, bodies, seconds=seconds, content_type=self.content_type)
-        result["cores"] = (self.service.cpu_seconds() - cpu) / (time.monotonic() - began)
-        result["cpu_ms"] = 1000 * result["cores"] / max(result["rate2xx"], 1e-9)
+        result = run_wrk_on(
+            self.service, self.url, bodies, seconds=seconds, content_type=self.content_type
+        )
         if result["exhausted"] or result["non2xx"] or result["sockerr"]:
             say(f"  ! {self.name}: {result}")
         self.estimate = max(result["rate2xx"], self.estimate)

@@ -53,7 +53,7 @@ from _common import (
     python,
     remove_sqlite,
     require_peers,
-    run_wrk,
+    run_wrk_on,
     say,
     table,
 )
@@ -116,17 +116,10 @@ class Contender:
         self, mode: str, conns: int, seconds: float, *, record: bool = True
     ) -> dict[str, float]:
         bodies = self.bodies(mode, int(self.estimate * seconds * 2) + 200)
-        cpu, began = self.service.cpu_seconds(), time.monotonic()
-        result = run_wrk(
-            self.url,
-            bodies,
-            seconds=seconds,
-            conns=conns,
-            content_type="application/json",
-            headers=self.headers,
-        )
-        result["cores"] = (self.service.cpu_seconds() - cpu) / (time.monotonic() - began)
-        result["cpu_ms"] = 1000 * result["cores"] / max(result["rate2xx"], 1e-9)
+        result = run_wrk_on(
+            self.service, self.url, bodies, seconds=seconds, conns=conns,
+            content_type="application/json", headers=self.headers,
+        )  # fmt: skip
         if result["exhausted"] or result["non2xx"] or result["sockerr"]:
             say(f"  ! {self.name} {mode} c{conns}: {result}")
         self.estimate = max(result["rate2xx"], self.estimate)

@@ -11,12 +11,12 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def test_exchange_bench_names_the_missing_peers(tmp_path: Path) -> None:
-    nowhere = tmp_path / "no-peers-here"
+def _without_peers(script: str, nowhere: Path) -> str:
+    """The one line ``script --quick`` stops with when the peers are not where it looks."""
     done = subprocess.run(
-        [sys.executable, str(BENCH / "exchange.py"), "--quick"],
+        [sys.executable, str(BENCH / script), "--quick"],
         env={**os.environ, "MODELGATES_PEERS_DIR": str(nowhere)},
-        cwd=tmp_path,
+        cwd=nowhere.parent,
         capture_output=True,
         text=True,
         timeout=60,
@@ -25,6 +25,12 @@ def test_exchange_bench_names_the_missing_peers(tmp_path: Path) -> None:
     assert done.stdout == ""  # stopped before starting anything
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_exchange_bench_names_the_missing_peers(tmp_path: Path) -> None:
+    nowhere = tmp_path / "no-peers-here"
+    lines = [_without_peers("exchange.py", nowhere)]
     assert str(nowhere / "dot" / "serve.sh") in lines[0]
     assert str(nowhere / "wrk_bodies.lua") in lines[0]
     assert "MODELGATES_PEERS_DIR" in lines[0]
@@ -32,18 +38,7 @@ def test_exchange_bench_names_the_missing_peers(tmp_path: Path) -> None:
 
 def test_gateway_bench_names_the_missing_peers(tmp_path: Path) -> None:
     nowhere = tmp_path / "no-peers-here"
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "gateway.py"), "--quick"],
-        env={**os.environ, "MODELGATES_PEERS_DIR": str(nowhere)},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1
-    assert done.stdout == ""
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
+    lines = [_without_peers("gateway.py", nowhere)]
     for needed in ("fake_openai.py", "wrk_bodies.lua", "litellm/serve.sh"):
         assert str(nowhere / needed) in lines[0]
     assert "MODELGATES_PEERS_DIR" in lines[0]

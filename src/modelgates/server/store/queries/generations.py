@@ -15,6 +15,21 @@ from modelgates.server.store.tables import generations
 _G = columns(generations, GenerationRow)
 _INSERT = insert(generations)
 _BY_ID = select(*_G).where(generations.c.id == bindparam("generation_id"))
+_SETTLE = (
+    update(generations)
+    .where(generations.c.id == bindparam("generation_id"), generations.c.settled_at.is_(None))
+    .values(
+        settled_at=bindparam("now"),
+        status=bindparam("status"),
+        tokens_prompt=bindparam("tokens_prompt"),
+        tokens_completion=bindparam("tokens_completion"),
+        cost_micros=bindparam("cost_micros"),
+        charged_micros=bindparam("charged_micros"),
+        usage_estimated=bindparam("usage_estimated"),
+        provider_status=bindparam("provider_status"),
+    )
+    .returning(*_G)
+)
 
 
 class Generations:
@@ -76,22 +91,18 @@ class Generations:
     ) -> GenerationRow | None:
         """Record how it ended, if nothing has yet: the settled row, or None when it was settled
         already (by the sweeper, say), so that no completion is charged twice."""
-        g = generations.c
-        result = self._c.execute(
-            update(generations)
-            .where(g.id == generation_id, g.settled_at.is_(None))
-            .values(
-                settled_at=now,
-                status=status,
-                tokens_prompt=tokens_prompt,
-                tokens_completion=tokens_completion,
-                cost_micros=cost_micros,
-                charged_micros=charged_micros,
-                usage_estimated=usage_estimated,
-                provider_status=provider_status,
-            )
-            .returning(*_G)
-        )
+        params = {
+            "generation_id": generation_id,
+            "now": now,
+            "status": status,
+            "tokens_prompt": tokens_prompt,
+            "tokens_completion": tokens_completion,
+            "cost_micros": cost_micros,
+            "charged_micros": charged_micros,
+            "usage_estimated": usage_estimated,
+            "provider_status": provider_status,
+        }
+        result = self._c.execute(_SETTLE, params)
         return to(GenerationRow, result.first())
 
     def by_id(self, generation_id: str) -> GenerationRow | None:

@@ -41,7 +41,15 @@ from modelgates.server.api.openapi import openapi_document
 from modelgates.server.services import usage
 from modelgates.server.settings import Settings
 from modelgates.server.store.migrate import upgrade
-from tests.conftest import Account, free_port, new_account, run, start_server, utcnow
+from tests.conftest import (
+    NO_RATE_LIMITS,
+    Account,
+    free_port,
+    new_account,
+    run,
+    start_server,
+    utcnow,
+)
 
 #: Cases per operation in the fuzzing phase (Hypothesis max_examples); the examples and coverage
 #: phases add theirs on top.
@@ -124,11 +132,6 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
     scratch = _scratch_dir(tmp_path_factory)
     database_url = f"sqlite:///{scratch / 'fuzz.db'}"
     upgrade(database_url)
-    no_rate_limits: dict[str, Any] = {
-        field.name: "off"
-        for field in dataclasses.fields(Settings)
-        if field.name.startswith("rate_limit_")
-    }
     port = free_port()
     server, thread = start_server(
         Settings(
@@ -136,7 +139,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
             host="127.0.0.1",
             port=port,
             secret_key=os.environ["MODELGATES_SECRET_KEY"],
-            **no_rate_limits,
+            **NO_RATE_LIMITS,
         )
     )
     manager = new_account(database_url, management=True)

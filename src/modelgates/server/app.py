@@ -33,6 +33,7 @@ from modelgates.server.secret import server_secret
 from modelgates.server.services import codes
 from modelgates.server.settings import Settings
 from modelgates.server.store import Store
+from modelgates.server.transport import TransportSecurity
 from modelgates.server.web import PageHeaders
 from modelgates.server.web import errors as web_errors
 from modelgates.server.web import routes as web_routes
@@ -100,6 +101,8 @@ def create_app(settings: Settings, endpoints: tuple[Endpoint[Any], ...] = ENDPOI
     app = Starlette(
         routes=routes,
         middleware=[
+            # Outermost, so that even RequestLog's bare 500 carries it.
+            Middleware(TransportSecurity),
             Middleware(RequestLog, metrics=metrics),
             Middleware(ApiHeaders, endpoints=endpoints),
             Middleware(PageHeaders),

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from modelgates.models.keys import CreateKeyRequest
-from modelgates.server.services import keys, usage
+from modelgates.server.services import keys, usage, users
+from modelgates.server.services.errors import InvalidInput
 from modelgates.server.settings import Settings
 from tests.conftest import (
     NO_RATE_LIMITS,
@@ -94,6 +95,32 @@ def test_a_usage_request_id_with_nul_is_400(live_server: LiveServer, manager: Ac
     )
     body = {"key_hash": manager.key_hash, "amount": 0.01, "request_id": "r\x00"}
     assert_error(_post(live_server, "/usage", token, body), 400, "request_id")
+
+
+@pytest.mark.parametrize(
+    "email", ["eve\x00@example.com", "eve@exa\x00mple.com", "e\u202e@example.com"]
+)
+def test_signing_in_with_an_unstorable_email_is_a_plain_refusal(
+    live_server: LiveServer, email: str
+) -> None:
+    # NUL in the e-mail answered 500 on PostgreSQL: even the look-up cannot carry it.
+    client = PageClient(live_server.base_url)
+    try:
+        refused = client.sign_in(email)
+        assert refused.status_code == 400, refused.text
+        assert "The email or password is not right." in refused.text
+    finally:
+        client.close()
+
+
+def test_signing_up_with_nul_in_the_email_is_refused(live_server: LiveServer) -> None:
+    with pytest.raises(InvalidInput):
+        run(
+            lambda store: users.create_user(
+                store, "eve\x00@example.com", "correct horse battery", utcnow()
+            ),
+            live_server.database_url,
+        )
 
 
 # --- integers from paths ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """What ``modelgates serve`` bounds before the application sees a request, and HSTS, over real
-sockets to real ``serve`` processes (SQLite: nothing here is stored).
+sockets to real ``serve`` processes (on SQLite, but for the one test that stores something).
 
 A request's head (request line and headers) is bounded in bytes and in fields: a 32 MB header was
 read whole, and a million small headers held the event loop for half a second. HSTS goes out
@@ -128,3 +128,22 @@ def test_no_hsts_when_an_untrusted_client_says_https(proxy_elsewhere: ServeProce
     response = httpx.get(f"{proxy_elsewhere.url}/sign-in", headers={"X-Forwarded-Proto": "https"})
     assert response.status_code == 200
     assert "strict-transport-security" not in response.headers
+
+
+@pytest.fixture(scope="module")
+def trusting_every_hop(database_url: str) -> Iterator[ServeProcess]:
+    """A server told to believe every X-Forwarded-For (``*``), on SQLite and PostgreSQL."""
+    yield from _serve(database_url, "*")
+
+
+def test_a_forwarded_address_longer_than_its_column_is_cut(
+    trusting_every_hop: ServeProcess,
+) -> None:
+    # uvicorn then takes the leftmost entry, the client's own text; the audit trail's column
+    # holds 64 characters, and PostgreSQL answered a failed exchange with 500.
+    claimed = {"X-Forwarded-For": "a" * 5000}
+    url = f"{trusting_every_hop.url}/api/v1/auth/keys"
+    refused = httpx.post(url, json={"code": "nope"}, headers=claimed)
+    assert refused.status_code == 403, refused.text
+    form = httpx.get(f"{trusting_every_hop.url}/sign-in", headers=claimed)
+    assert form.status_code == 200

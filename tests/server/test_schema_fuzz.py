@@ -94,7 +94,8 @@ METERED_HASH: list[str] = []
 _MANAGEMENT_KEY, _SERVICE_TOKEN, _FRESH_KEY = "{management key}", "{service token}", "{fresh key}"
 # (The metered key's stand-in is a well-formed hash: the document's pattern applies to examples.)
 _FRESH_CODE, _METERED_HASH = "{fresh code}", "0" * 64
-#: The credentials of the runs on the databases before, by the names they stand for.
+#: The credentials (and the metered hash) of the runs on the databases before, by the names they
+#: stand for.
 EARLIER_CREDENTIALS: dict[str, str] = {}
 
 #: What the run did, for the summary test: cases and statuses per operation, and when it ran.
@@ -176,9 +177,11 @@ def fuzz_target(
     try:
         yield target
     finally:
-        # schemathesis reuses the Authorization headers it saw: in the next database's run,
-        # these stand for their names again.
-        EARLIER_CREDENTIALS.update({manager.key: _MANAGEMENT_KEY, token: _SERVICE_TOKEN})
+        # schemathesis reuses values it saw (Authorization headers, the example's key_hash): in
+        # the next database's run, these stand for their names again.
+        EARLIER_CREDENTIALS.update(
+            {manager.key: _MANAGEMENT_KEY, token: _SERVICE_TOKEN, METERED_HASH[0]: _METERED_HASH}
+        )
         target.session.close()
         server.should_exit = True
         thread.join(timeout=10)
@@ -309,7 +312,11 @@ def _make_real(case: Any, target: FuzzTarget) -> None:
     if isinstance(case.body, dict):
         if case.body.get("code") == _FRESH_CODE:
             case.body = {**case.body, "code": target.fresh_code()}
-        if case.body.get("key_hash") == _METERED_HASH:
+        key_hash = case.body.get("key_hash")
+        if (
+            isinstance(key_hash, str)
+            and EARLIER_CREDENTIALS.get(key_hash, key_hash) == _METERED_HASH
+        ):
             case.body = {**case.body, "key_hash": METERED_HASH[0]}
     hashed = (case.path_parameters or {}).get("hash")
     if case.method.upper() in ("PATCH", "DELETE") and hashed == target.manager.key_hash:

@@ -10,6 +10,7 @@ is unreachable the PostgreSQL variants are skipped, unless ``MODELGATES_TEST_REQ
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import socket
@@ -187,6 +188,14 @@ class LiveServer:
         return f"{self.base_url}/api/v1"
 
 
+#: Every rate limit of the settings off (the limits have tests of their own).
+NO_RATE_LIMITS: dict[str, Any] = {
+    field.name: "off"
+    for field in dataclasses.fields(Settings)
+    if field.name.startswith("rate_limit_")
+}
+
+
 class _ThreadedServer(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # the test process keeps its own
         pass
@@ -221,8 +230,7 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
             host="127.0.0.1",
             port=port,
             secret_key=os.environ["MODELGATES_SECRET_KEY"],
-            rate_limit_exchange="off",
-            rate_limit_create_code="off",
+            **NO_RATE_LIMITS,
         )
     )
     base_url = f"http://127.0.0.1:{port}"

@@ -261,3 +261,28 @@ def test_a_key_revoked_mid_stream_finishes_its_stream_then_gets_401(gateway: Gat
     (generation,) = gateway.generations_of(account.key_hash)
     assert generation.status == "completed" and generation.tokens_completion == 40
     assert gateway.key_row(account.key_hash).usage_micros == generation.charged_micros
+
+
+def test_an_overlong_or_odd_referer_is_not_recorded_and_no_error(gateway: Gateway) -> None:
+    account = gateway.key(limit=1)
+    long_referer = "https://" + "a" * 3000 + ".example/"
+    response = gateway.client.post(
+        "/chat/completions",
+        json={
+            "model": "script/echo",
+            "messages": [{"role": "user", "content": "x"}],
+            "max_tokens": 1,
+        },
+        headers={"Authorization": f"Bearer {account.key}", "HTTP-Referer": long_referer},
+    )
+    assert response.status_code == 200, response.text
+    (generation,) = gateway.generations_of(account.key_hash)
+    assert generation.referer_origin is None
+    assert_error(
+        gateway.client.get(
+            "/generation",
+            params={"id": "gen-\x00"},
+            headers={"Authorization": f"Bearer {account.key}"},
+        ),
+        400,
+    )

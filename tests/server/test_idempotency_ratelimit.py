@@ -13,9 +13,20 @@ import httpx
 import pytest
 
 from modelgates import pkce
+from modelgates.models.keys import CreateKeyRequest
 from modelgates.server.secret import server_secret
+from modelgates.server.services import keys
 from modelgates.server.settings import Settings
-from tests.conftest import Account, LiveServer, free_port, new_account, start_server, table_counts
+from tests.conftest import (
+    Account,
+    LiveServer,
+    free_port,
+    new_account,
+    run,
+    start_server,
+    table_counts,
+    utcnow,
+)
 from tests.server.test_api_oauth import assert_error
 
 
@@ -154,18 +165,25 @@ def test_exchange_attempts_are_limited_per_address(limited: str) -> None:
     assert error["metadata"]["retry_after"] == int(refused.headers["retry-after"])
 
 
-def test_code_creation_is_limited_per_key(limited: str, database_url: str) -> None:
+def test_code_creation_is_limited_per_user(limited: str, database_url: str) -> None:
     first, second = new_account(database_url), new_account(database_url)
+    # Another key of the first user's brings no allowance of its own.
+    another = run(
+        lambda store: keys.create_key_for_user(
+            store, email=first.email, request=CreateKeyRequest(name="another"), now=utcnow()
+        ),
+        database_url,
+    ).key
 
-    def make(account: Account) -> int:
+    def make(key: str) -> int:
         return httpx.post(
             f"{limited}/auth/keys/code",
             json={"callback_url": "https://app.example/cb"},
-            headers={"Authorization": f"Bearer {account.key}"},
+            headers={"Authorization": f"Bearer {key}"},
         ).status_code
 
-    assert [make(first) for _ in range(3)] == [200, 200, 429]
-    assert make(second) == 200
+    assert [make(first.key), make(first.key), make(another)] == [200, 200, 429]
+    assert make(second.key) == 200
 
 
 def test_server_secret_file_is_created_once_and_private(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import uvicorn
 from modelgates.cli.common import CommandError
 from modelgates.cli.database import location, migrate, redact, settings_of, sqlite_file
 from modelgates.cli.gateway import providers_catalogue
+from modelgates.server.http_limits import BoundedHttpToolsProtocol
 from modelgates.server.observability import LOG_CONFIG, configure_logging
 from modelgates.server.settings import DEFAULT_DATABASE_URL, Settings
 
@@ -50,6 +51,9 @@ def serve(args: argparse.Namespace) -> None:
             # else could claim any client address and dodge the per-address limits.
             "proxy_headers": bool(settings.forwarded_allow_ips),
             "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+            # Bounds on each request's head: uvicorn's own protocols have none (httptools) or
+            # only on bytes (h11).
+            "http": BoundedHttpToolsProtocol,
         }
         if settings.workers == 1:
             from modelgates.server.app import create_app

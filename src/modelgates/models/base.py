@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -12,17 +14,96 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
-    StringConstraints,
     ValidationInfo,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+# --- text the server stores -------------------------------------------------------------------
+# Every string the server keeps passes one of these, so that what one database stores the other
+# stores too: PostgreSQL refuses NUL in text (SQLite keeps it), and both columns have lengths.
+
+
+def _printable(value: str) -> str:
+    # str.isprintable() is False for control characters (NUL among them), line breaks, format
+    # characters (bidi overrides, zero-width spaces), surrogates, private-use and unassigned code
+    # points: whatever would not read as what it is where a person sees it.
+    if not value.isprintable():
+        raise ValueError("must be printable characters: no control characters or line breaks")
+    return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_controls(value: str) -> str:
+    if _CONTROL.search(value) is not None:
+        raise ValueError("must not contain control characters")
+    return value
+
+
+@dataclass(frozen=True)
+class _Constrained:
+    max_length: int
+    min_length: int = 1
+
+    def _check(self, value: str) -> str:
+        raise NotImplementedError
+
+    #: What the JSON Schema says of the characters (a subset of the rule: the C0 and C1
+    #: controls; :meth:`_check` has the whole of it).
+    _PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            self._check,
+            core_schema.str_schema(min_length=self.min_length, max_length=self.max_length),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self._PATTERN
+        return json_schema
+
+
+@dataclass(frozen=True)
+class Label(_Constrained):
+    """Text a person reads (a name, a title, a label): ``min_length`` to ``max_length``
+    printable characters (no control characters, line breaks or invisible formatting), e.g.
+    ``name: Annotated[str, Label(100)]``."""
+
+    def _check(self, value: str) -> str:
+        return _printable(value)
+
+
+@dataclass(frozen=True)
+class Text(_Constrained):
+    """Opaque text a client chooses and the server keeps (an id, a reference):
+    ``min_length`` to ``max_length`` characters without control characters (NUL among them),
+    e.g. ``request_id: Annotated[str, Text(200)]``."""
+
+    def _check(self, value: str) -> str:
+        return _no_controls(value)
+
 
 UsageLimitType = Literal["daily", "weekly", "monthly"]
-#: The longest key label (a key's name) accepted.
+#: The longest key label (a key's name) accepted: the ``api_keys.label`` column's length.
 MAX_KEY_LABEL_LENGTH = 100
-#: A key's label (its name): 1 to 100 characters.
-KeyLabel = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LABEL_LENGTH)]
+#: A key's label (its name): 1 to 100 printable characters.
+KeyLabel = Annotated[str, Label(MAX_KEY_LABEL_LENGTH)]
+
+#: The largest row id (an app's id, say): PostgreSQL's ``integer``. A larger number names no row.
+MAX_ROW_ID = 2**31 - 1
+#: A row's id, as an app's id in a path: a whole number from 1 to :data:`MAX_ROW_ID`.
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 #: The largest credit limit accepted, in USD: far above any real budget, far below float trouble.
 MAX_MONEY = Decimal(1_000_000_000)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from modelgates.models.base import QueryModel, ResponseModel, Timestamp, Usd
+from modelgates.models.base import QueryModel, ResponseModel, Text, Timestamp, Usd
 
 #: A model's id in the catalogue: ``provider/model``.
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -112,7 +112,7 @@ class ModelList(ResponseModel):
 
 
 #: A generation's id, as the answer's ``id`` gave it.
-GenerationId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+GenerationId = Annotated[str, Text(100)]
 
 
 class GenerationQuery(QueryModel):

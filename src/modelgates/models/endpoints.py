@@ -202,6 +202,7 @@ CREATE_KEY = Endpoint(
     status=201,
     # The server cannot tell a retried create from a second one.
     retry="unsent_only",
+    errors=(429,),
 )
 GET_KEY = Endpoint(
     "getKey",

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     Field,
-    StringConstraints,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -22,6 +21,7 @@ from modelgates.models.base import (
     Money,
     RequestModel,
     ResponseModel,
+    Text,
     Timestamp,
     UsageLimitType,
 )
@@ -132,7 +132,7 @@ def _check_verifier(value: str) -> str:
 class ExchangeAuthCodeRequest(RequestModel):
     """Body of ``POST /api/v1/auth/keys``."""
 
-    code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    code: Annotated[str, Text(256)]
     code_verifier: (
         Annotated[str, AfterValidator(_check_verifier), WithJsonSchema(_RFC7636_SCHEMA)] | None
     ) = None

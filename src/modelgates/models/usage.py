@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
-
-from modelgates.models.base import PositiveMoney, RequestModel, ResponseModel, Timestamp, Usd
+from modelgates.models.base import PositiveMoney, RequestModel, ResponseModel, Text, Timestamp, Usd
 from modelgates.models.keys import KeyHash
 
 
@@ -15,7 +13,7 @@ class RecordUsageRequest(RequestModel):
 
     key_hash: KeyHash
     amount: PositiveMoney
-    request_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    request_id: Annotated[str, Text(200)]
 
 
 class UsageCharge(ResponseModel):

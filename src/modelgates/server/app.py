@@ -37,6 +37,7 @@ from modelgates.server.secret import server_secret
 from modelgates.server.services import ceiling, codes
 from modelgates.server.settings import Settings, provider_key
 from modelgates.server.store import Store
+from modelgates.server.transport import TransportSecurity
 from modelgates.server.web import PageHeaders
 from modelgates.server.web import errors as web_errors
 from modelgates.server.web import routes as web_routes
@@ -120,6 +121,8 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            # Outermost, so that even RequestLog's bare 500 carries it.
+            Middleware(TransportSecurity),
             Middleware(RequestLog, metrics=metrics),
             Middleware(ApiHeaders, endpoints=endpoints),
             Middleware(PageHeaders),

@@ -52,14 +52,17 @@ class Settings:
     #: from ``secret_key_file``, creating that file (mode 0600) on first start.
     secret_key: str = ""
     secret_key_file: str = "modelgates.secret"  # noqa: S105 - a file name
-    #: Rate limits as "N/period" (e.g. "120/minute"), or "off": exchanges per client address,
-    #: codes created per key.
+    #: Rate limits as "N/period" (e.g. "120/minute"), or "off": exchanges per client address;
+    #: codes created, keys created (through the API and the account page) and apps first named
+    #: (a new origin in a code's request), each per user, however many keys the user holds.
     rate_limit_exchange: str = "120/minute"
     rate_limit_create_code: str = "60/minute"
     #: The operator's providers file (TOML, docs/gateway.md); empty: the gateway serves no models.
     providers_file: str = ""
     #: Chat completion bodies (prompts) may be larger than other bodies, up to this.
     max_chat_body_bytes: int = 4 * 1024 * 1024
+    rate_limit_create_key: str = "30/hour"
+    rate_limit_create_app: str = "20/hour"
     #: A bearer token that unlocks ``GET /metrics`` (Prometheus); empty: metrics are off.
     metrics_token: str = ""
 
@@ -92,8 +95,9 @@ class Settings:
             raise SettingsError("db_max_overflow must be >= 0")
         if self.workers < 1:
             raise SettingsError("workers must be at least 1")
-        for name in ("rate_limit_exchange", "rate_limit_create_code"):
-            if not is_rate_rule(getattr(self, name)):
+        for field in dataclasses.fields(self):
+            name = field.name
+            if name.startswith("rate_limit_") and not is_rate_rule(getattr(self, name)):
                 raise SettingsError(f"{name} must be like '120/minute' or 'off'")
         if self.secret_key and len(self.secret_key) < 32:
             raise SettingsError("secret_key must be at least 32 characters")

@@ -42,10 +42,18 @@ def context_of(request: Request) -> AppContext:
     return ctx
 
 
+#: The longest client address kept (the audit trail's column): an IPv6 address takes 45.
+MAX_CLIENT_ADDRESS_LENGTH = 64
+
+
 def client_address(request: Request) -> str | None:
     """The peer's address. Behind a proxy, run uvicorn with its proxy-headers options so that
     this is the client rather than the proxy (docs/deploy.md)."""
-    return request.client.host if request.client else None
+    if request.client is None:
+        return None
+    # Where every hop is trusted (MODELGATES_FORWARDED_ALLOW_IPS=*), uvicorn takes the leftmost
+    # X-Forwarded-For entry, which is the client's own text: any length, up to the head's bound.
+    return request.client.host[:MAX_CLIENT_ADDRESS_LENGTH]
 
 
 async def limit_rate(ctx: AppContext, rule: str, *key: str) -> None:

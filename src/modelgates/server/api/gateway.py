@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from modelgates.models import endpoints
 from modelgates.models.chat import GenerationQuery, GenerationResponse, ModelList
+from modelgates.models.oauth import MAX_CALLBACK_URL_LENGTH
 from modelgates.server.api.bodies import read_json_bytes
 from modelgates.server.api.routing import ApiCall, handles
 from modelgates.server.gateway import catalogue as catalogue_views
@@ -22,13 +23,17 @@ async def chat_completions(call: ApiCall) -> Response:
     gateway = call.ctx.gateway
     raw = await read_json_bytes(call.request, call.ctx.settings.max_chat_body_bytes)
     referer = call.header("http-referer")
+    origin = apps.origin_of(referer) if referer else None
     answer = await gateway.complete(
         call.ctx.store,
         call.caller,
         raw,
         now=call.now,
         clock=call.ctx.now,
-        referer_origin=apps.origin_of(referer) if referer else None,
+        # Recorded when it is text a URL may be (the column's length, nothing unprintable).
+        referer_origin=origin
+        if origin is not None and len(origin) <= MAX_CALLBACK_URL_LENGTH and origin.isprintable()
+        else None,
     )
     if isinstance(answer, Answer):
         return Response(answer.body, answer.status, answer.headers, media_type="application/json")

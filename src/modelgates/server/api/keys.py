@@ -14,6 +14,7 @@ from modelgates.models.keys import (
     ListKeysQuery,
     UpdateKeyRequest,
 )
+from modelgates.server.api.context import limit_rate
 from modelgates.server.api.routing import ApiCall, handles
 from modelgates.server.services import keys
 
@@ -45,6 +46,8 @@ async def list_keys(call: ApiCall) -> KeyListResponse:
 
 @handles(endpoints.CREATE_KEY)
 async def create_key(call: ApiCall) -> CreateKeyResponse:
+    ctx = call.ctx
+    await limit_rate(ctx, ctx.settings.rate_limit_create_key, "create-key", call.caller.user_id)
     body = await call.body(CreateKeyRequest)
     secret, record = await keys.create_managed(call.ctx.store, call.caller, body, call.now)
     return CreateKeyResponse(data=record, key=secret)

@@ -24,7 +24,9 @@ from modelgates.server.services import apps, codes
 @handles(endpoints.CREATE_AUTH_CODE)
 async def create_auth_code(call: ApiCall) -> CreateAuthCodeResponse:
     ctx = call.ctx
-    await limit_rate(ctx, ctx.settings.rate_limit_create_code, "create-code", call.caller.hash)
+    # Per user: each key a user makes must not bring an allowance of its own.
+    user_id = call.caller.user_id
+    await limit_rate(ctx, ctx.settings.rate_limit_create_code, "create-code", user_id)
     idempotency_key = _idempotency_key(call.request)
     body = await call.body(CreateAuthCodeRequest)
     app = apps.identify(
@@ -32,9 +34,12 @@ async def create_auth_code(call: ApiCall) -> CreateAuthCodeResponse:
         title=call.header("x-modelgates-title") or call.header("x-title"),
         categories=call.header("x-modelgates-categories"),
     )
+    if not await apps.is_known(ctx.store, app.origin):
+        # Every new origin is a row of apps for good: how many a user may bring is bounded.
+        await limit_rate(ctx, ctx.settings.rate_limit_create_app, "create-app", user_id)
     created = await codes.create_code(
         ctx.store,
-        user_id=call.caller.user_id,
+        user_id=user_id,
         request=body,
         app=app,
         now=call.now,

@@ -133,6 +133,11 @@ async def name_app(store: Store, url: str, title: str | None, now: datetime) -> 
     return await store.run(lambda tx: tx.apps.set_operator_title(origin, checked, now))
 
 
+async def is_known(store: Store, origin: str) -> bool:
+    """Whether an app with this origin is recorded already."""
+    return await store.run(lambda tx: tx.apps.by_origin(origin) is not None)
+
+
 async def list_apps(store: Store) -> list[AppRow]:
     return await store.run(lambda tx: tx.apps.all())
 

@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from modelgates.models.base import Money
 from modelgates.models.oauth import CreateAuthCodeRequest
-from modelgates.models.problems import as_reported, describe
+from modelgates.models.problems import as_reported, describe, shown_name
 from modelgates.server.services import apps, codes
 from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.store import Store, Transaction
@@ -103,9 +103,9 @@ def parse(query: Sequence[tuple[str, str]], now: datetime) -> AuthRequest:
     values: dict[str, Any] = {}
     for name, value in query:
         if name not in _PARAMETERS:
-            problems.append((name, "is not a parameter of /auth"))
+            problems.append((shown_name(name), "is not a parameter of /auth"))
         elif name in values:
-            problems.append((name, "is given more than once"))
+            problems.append((shown_name(name), "is given more than once"))
         else:
             values[name] = value
     state = values.pop("state", None)

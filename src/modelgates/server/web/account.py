@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelgates.models.base import RowId
+from modelgates.server.api.context import limit_rate
 from modelgates.server.services import account, spending
 from modelgates.server.services.errors import InvalidInput, NotFound
 from modelgates.server.store import Store
@@ -85,6 +88,8 @@ async def account_page(_request: Request, visitor: Visitor) -> Response:
 async def create_key(request: Request, visitor: Visitor) -> Response:
     user_id, form = await signed_in_form(request, visitor)
     ctx = visitor.ctx
+    # The API's allowance: keys made here and through /api/v1/keys count alike.
+    await limit_rate(ctx, ctx.settings.rate_limit_create_key, "create-key", user_id)
     try:
         issued = await account.create_management_key(
             ctx.store, user_id, form.get("name", ""), ctx.now()
@@ -108,8 +113,9 @@ Id = TypeVar("Id")
 class _Revocable(Generic[Found, Id]):
     """A key, or an app's access: what its confirmation page and its revoking differ in."""
 
-    #: The path parameter that names it.
+    #: The path parameter that names it, and how its text is read (NotFound if it names nothing).
     param: str
+    parse: Callable[[str], Id]
     #: The 404's title and message when it is not (or no longer) the user's to revoke.
     missing: tuple[str, str]
     find: Callable[[Store, str, Id, datetime], Awaitable[Found]]
@@ -118,8 +124,21 @@ class _Revocable(Generic[Found, Id]):
     confirmation: Callable[[Found], dict[str, Any]]
 
 
+_ROW_ID: TypeAdapter[int] = TypeAdapter(RowId)
+
+
+def _row_id(text: str) -> int:
+    # Starlette's int convertor takes any run of digits, and a number past the column's range
+    # reached the database (OverflowError from sqlite3, "out of range" from PostgreSQL): a 500.
+    try:
+        return _ROW_ID.validate_python(text)
+    except ValidationError:
+        raise NotFound("No such id.") from None
+
+
 _KEY = _Revocable(
     param="hash",
+    parse=str,
     missing=("No such key", "It may have been revoked already."),
     find=account.key_view,
     revoke=account.revoke_key,
@@ -132,6 +151,7 @@ _KEY = _Revocable(
 )
 _APP = _Revocable(
     param="app_id",
+    parse=_row_id,
     missing=("No such app", "It may hold no key of yours any more."),
     find=account.app_keys,
     revoke=account.revoke_app,
@@ -152,9 +172,8 @@ def _confirm(what: _Revocable[Found, Id]) -> Handler:
             return sign_in_form(visitor, next_url="/account")
         ctx = visitor.ctx
         try:
-            found = await what.find(
-                ctx.store, visitor.user.id, request.path_params[what.param], ctx.now()
-            )
+            named = what.parse(request.path_params[what.param])
+            found = await what.find(ctx.store, visitor.user.id, named, ctx.now())
         except NotFound:
             raise PageError(404, *what.missing) from None
         return render(visitor, "confirm_revoke.html", **what.confirmation(found))
@@ -167,7 +186,8 @@ def _revoke(what: _Revocable[Found, Id]) -> Handler:
         user_id, _form = await signed_in_form(request, visitor)
         ctx = visitor.ctx
         try:
-            await what.revoke(ctx.store, user_id, request.path_params[what.param], ctx.now())
+            named = what.parse(request.path_params[what.param])
+            await what.revoke(ctx.store, user_id, named, ctx.now())
         except NotFound:
             raise PageError(404, *what.missing) from None
         return redirect(visitor, visitor.root + "/account")

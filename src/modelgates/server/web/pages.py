@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from modelgates.models.base import MAX_KEY_LABEL_LENGTH
-from modelgates.server.api.context import AppContext, context_of
+from modelgates.server.api.context import AppContext, client_address, context_of
 from modelgates.server.services import consent, sessions
 from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.store import UserRow
@@ -153,7 +153,7 @@ async def visitor_of(request: Request) -> Visitor:
         ctx=ctx,
         secure=secure,
         root=request.scope.get("root_path", "").rstrip("/"),
-        client_address=request.client.host if request.client else "unknown",
+        client_address=client_address(request) or "unknown",
         session_token=token if user is not None else None,
         user=user,
         browser_secret=sessions.new_browser_secret() if fresh else secret,

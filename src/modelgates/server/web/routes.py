@@ -14,7 +14,7 @@ def routes() -> list[BaseRoute]:
     # Revoking is a GET that asks, then the POST of the page it showed.
     revoking = [
         ("/account/keys/{hash}/revoke", account.confirm_revoke_key, account.revoke_key),
-        ("/account/apps/{app_id:int}/revoke", account.confirm_revoke_app, account.revoke_app),
+        ("/account/apps/{app_id}/revoke", account.confirm_revoke_app, account.revoke_app),
     ]
     return [
         Route("/", page(account.home), methods=["GET"]),

@@ -104,7 +104,7 @@ def test_an_ide_extension_without_pkce_signs_in_through_its_editors_scheme(
     assert '<span class="origin">vscode://saoudrizwan.claude-dev</span>' in page.text
     assert "an app on this device" in page.text
     assert "This request has no PKCE challenge" in page.text
-    assert "registered\n    <strong>vscode:</strong> links" in page.text
+    assert "that registered\n    <strong>vscode:</strong> links" in page.text
     assert "form-action 'self' vscode:;" in page.headers["content-security-policy"]
 
     location = approve(signed_in, query).headers["location"]

@@ -97,6 +97,11 @@ class AppView:
         """The app runs on the user's own machine (its origin is a loopback host)."""
         return self.kind == "loopback"
 
+    @property
+    def scheme(self) -> str:
+        """The scheme of the app's URL (a native app's own, such as ``vscode``)."""
+        return (self.origin or "").partition(":")[0]
+
 
 @dataclass(frozen=True)
 class Approval:

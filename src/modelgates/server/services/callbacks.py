@@ -35,7 +35,6 @@ PRIVATE_NETWORKS = tuple(
         "fe80::/10",
     )
 )
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class CallbackRefused(ValueError):
@@ -63,12 +62,12 @@ def read(url: str, *, allow_private_http: bool) -> Callback:
     scheme = parsed.protocol.removesuffix(":")
     if scheme not in WEB_SCHEMES:
         return Callback(url=url, kind="native", origin=_native_origin(parsed, scheme))
-    origin = _web_origin(parsed, scheme)
+    origin = _web_origin(parsed)
     if parsed.hostname in LOOPBACK_HOSTS:
         return Callback(url=url, kind="loopback", origin=origin)
     if scheme == "https":
         return Callback(url=url, kind="web", origin=origin)
-    if allow_private_http and is_private_address(parsed):
+    if allow_private_http and _is_private_address(parsed):
         return Callback(url=url, kind="private_network", origin=origin)
     raise CallbackRefused(HTTP_HOSTS_RULE)
 
@@ -79,18 +78,18 @@ def kind_of(origin: str) -> CallbackKind:
     try:
         parsed = URL(origin)
     except ValueError:
-        return "native"  # com.example.app: alone parses only with a path; it is no web origin
+        return "native"  # nothing a browser reads as a web origin
     scheme = parsed.protocol.removesuffix(":")
     if scheme not in WEB_SCHEMES:
         return "native"
     if parsed.hostname in LOOPBACK_HOSTS:
         return "loopback"
-    if scheme == "http" and is_private_address(parsed):
+    if scheme == "http" and _is_private_address(parsed):
         return "private_network"
     return "web"
 
 
-def is_private_address(parsed: URL) -> bool:
+def _is_private_address(parsed: URL) -> bool:
     if parsed.host_type == HostType.IPV4:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address(
             parsed.hostname
@@ -102,11 +101,11 @@ def is_private_address(parsed: URL) -> bool:
     return any(address in network for network in PRIVATE_NETWORKS)
 
 
-def _web_origin(parsed: URL, scheme: str) -> str:
-    # ada has lower-cased the scheme and host, decoded and IDNA-encoded the host, written IPv4
-    # addresses in dotted decimal and IPv6 ones compressed, and dropped the default port.
-    port = f":{parsed.port}" if parsed.port and parsed.port != _DEFAULT_PORTS[scheme] else ""
-    return f"{scheme}://{parsed.hostname}{port}"
+def _web_origin(parsed: URL) -> str:
+    # WHATWG's origin: ada has lower-cased the scheme and host, decoded and IDNA-encoded the
+    # host, written an IPv4 address in dotted decimal and an IPv6 one compressed, and dropped
+    # the default port.
+    return str(parsed.origin)
 
 
 def _native_origin(parsed: URL, scheme: str) -> str:

@@ -7,7 +7,6 @@ No request here goes to a private address: the consent page's 303 is read, never
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,9 +14,8 @@ import httpx
 import pytest
 
 from modelgates import pkce
-from modelgates.server.settings import Settings
 from modelgates.server.store import Store
-from tests.conftest import Account, LiveServer, free_port, new_account, run, start_server
+from tests.conftest import NO_RATE_LIMITS, Account, LiveServer, new_account, run, serve_live
 from tests.server.pages import PageClient, auth_query, csrf_of, fast_password_hashing
 
 CLINE = "vscode://saoudrizwan.claude-dev/openrouter"
@@ -46,20 +44,7 @@ def signed_in(live_server: LiveServer, user: Account) -> Iterator[PageClient]:
 @pytest.fixture(scope="module")
 def lan_server(database_url: str) -> Iterator[LiveServer]:
     """A server whose operator allows private-network http callbacks."""
-    port = free_port()
-    server, thread = start_server(
-        Settings(
-            database_url=database_url,
-            port=port,
-            secret_key=os.environ["MODELGATES_SECRET_KEY"],
-            allow_private_http_callbacks=True,
-        )
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=f"{base_url}/api/v1", timeout=30) as client:
-        yield LiveServer(base_url=base_url, database_url=database_url, client=client)
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_live(database_url, allow_private_http_callbacks=True, **NO_RATE_LIMITS)
 
 
 def create(server: LiveServer, account: Account, callback_url: str) -> httpx.Response:

@@ -219,18 +219,17 @@ def start_server(
     return server, thread
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url: str) -> Iterator[LiveServer]:
+def serve_live(database_url: str, **settings: Any) -> Iterator[LiveServer]:
+    """A server on ``database_url`` with the suite's secret and these ``settings``, for as long
+    as the generator runs (a fixture's body)."""
     port = free_port()
-    # The suite sends far more exchanges a minute from 127.0.0.1 than any client should; the
-    # rate limits have tests of their own.
     server, thread = start_server(
         Settings(
             database_url=database_url,
             host="127.0.0.1",
             port=port,
             secret_key=os.environ["MODELGATES_SECRET_KEY"],
-            **NO_RATE_LIMITS,
+            **settings,
         )
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -238,6 +237,13 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
         yield LiveServer(base_url=base_url, database_url=database_url, client=client)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    # The suite sends far more exchanges a minute from 127.0.0.1 than any client should; the
+    # rate limits have tests of their own.
+    yield from serve_live(database_url, **NO_RATE_LIMITS)
 
 
 @pytest.fixture(scope="module")

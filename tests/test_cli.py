@@ -143,8 +143,14 @@ def test_the_operator_names_apps_for_every_user(db: Path) -> None:
     assert refused.stderr == (
         "modelgates: NAME: must not read as ModelGates nor mix Latin with lookalike letters\n"
     )
-    not_an_origin = modelgates("apps", "title", "vscode://x", "X", db=db)
-    assert not_an_origin.stderr == "modelgates: ORIGIN: must be an http or https URL\n"
+    not_an_origin = modelgates("apps", "title", "javascript:alert(1)", "X", db=db)
+    assert not_an_origin.stderr == (
+        "modelgates: ORIGIN: must be a callback URL: https, http on a local host, "
+        "or an app's own scheme\n"
+    )
+    # A native app is named by its scheme and authority, as its callbacks name it.
+    editor = modelgates("apps", "title", "vscode://Saoudrizwan.Claude-Dev/cb", "Cline", db=db)
+    assert editor.stdout == "vscode://saoudrizwan.claude-dev is now 'Cline' for every user\n"
     cleared = modelgates("apps", "title", "https://acme.example", "--clear", db=db)
     assert cleared.stdout == "https://acme.example is no longer named by the operator\n"
     assert modelgates("apps", "list", db=db).stdout.splitlines()[1].split()[-1] == "-"

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 class CallbackApp:
     def __init__(self) -> None:
         self.authorization_url = ""
+        #: What the callback answers: a plain page, or (a single-page app's) one with a script.
+        self.callback_page = "<h1>Callback received</h1>"
         #: The query of each request the callback received.
         self.received: list[dict[str, list[str]]] = []
         app = self
@@ -24,7 +26,7 @@ class CallbackApp:
                     body = f'<h1>Test app</h1><a href="{link}">Sign in with ModelGates</a>'
                 elif parts.path == "/callback":
                     app.received.append(parse_qs(parts.query))
-                    body = "<h1>Callback received</h1>"
+                    body = app.callback_page
                 else:
                     self.send_error(404)
                     return

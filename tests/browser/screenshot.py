@@ -7,8 +7,9 @@ and Chromium signed in on that app's request.
 
     .venv/bin/python -m tests.browser.screenshot --pages DIRECTORY
 
-renders the other pages (the account page, Revoke's confirmations, a new key and the headless
-code with and without JavaScript, the not-found page) at desktop and phone width into
+renders the other pages (the consent screen for an app on the device, with and without PKCE,
+and for one on a private network; the account page, Revoke's confirmations, a new key and the
+headless code with and without JavaScript, the not-found page) at desktop and phone width into
 DIRECTORY, to look at; nothing commits them.
 """
 
@@ -52,7 +53,9 @@ def serving() -> Iterator[str]:
 
     asyncio.run(record_app())
     port = free_port()
-    server, thread = start_server(Settings(database_url=database_url, port=port))
+    server, thread = start_server(
+        Settings(database_url=database_url, port=port, allow_private_http_callbacks=True)
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -70,6 +73,24 @@ def consent_query(verifier: str, **terms: str) -> str:
             **terms,
         }
     )
+
+
+#: The consent screen for the kinds of app that are not a web site (shown, never approved: the
+#: private address must not be visited).
+OTHER_APP_KINDS = {
+    "consent-native-no-pkce": {"callback_url": "vscode://saoudrizwan.claude-dev/openrouter"},
+    "consent-native": {
+        "callback_url": "cursor://rooveterinaryinc.roo-cline/openrouter",
+        "code_challenge": pkce.s256_challenge(pkce.create_verifier()),
+        "code_challenge_method": "S256",
+    },
+    "consent-private-network": {
+        "callback_url": "http://192.168.1.20:8000/oauth/callback",
+        "code_challenge": pkce.s256_challenge(pkce.create_verifier()),
+        "code_challenge_method": "S256",
+        "limit": "5",
+    },
+}
 
 
 def sign_in(page: Page) -> None:
@@ -144,6 +165,9 @@ def _shoot(browser: Browser, base: str, directory: Path, width: str, javascript:
     shot("not-found")
     page.goto(f"{base}/sign-in")
     sign_in(page)
+    for name, query in OTHER_APP_KINDS.items():
+        page.goto(f"{base}/auth?{urlencode(query)}")
+        shot(name)
     _app_key(page, base, f"Acme Notes on {suffix}")
     page.goto(f"{base}/account")
     shot("account")

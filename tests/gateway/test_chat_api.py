@@ -124,3 +124,33 @@ def test_a_stream_without_include_usage_has_no_usage_chunk_but_is_charged(
     sent = gateway.upstream.received("echo")[-1]
     assert sent["stream_options"] == {"include_usage": True}  # the gateway asked for it
     assert gateway.key_row(account.key_hash).usage_micros == 7 * INPUT_PRICE + 3 * OUTPUT_PRICE
+
+
+def test_a_browser_page_may_call_the_gateway_with_its_key(gateway: Gateway) -> None:
+    for method, path in (("POST", "/chat/completions"), ("GET", "/generation"), ("GET", "/models")):
+        preflight = gateway.client.options(
+            path,
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code in (200, 204), (path, preflight.text)
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        allowed = preflight.headers["access-control-allow-headers"].lower()
+        assert (
+            "authorization" in allowed
+            and "access-control-allow-credentials" not in preflight.headers
+        )
+    account = gateway.key(limit=1)
+    answer = gateway.client.post(
+        "/chat/completions",
+        json={
+            "model": "script/echo",
+            "messages": [{"role": "user", "content": "x"}],
+            "max_tokens": 1,
+        },
+        headers={"Authorization": f"Bearer {account.key}", "Origin": "https://app.example"},
+    )
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "*"

@@ -242,7 +242,7 @@ async def test_loopback_apps_are_never_named_by_a_recorded_title(
     auth = consent.parse(query(callback_url="http://localhost:5173/cb"), T0)
     view = await consent.describe_app(store, auth, owner.user_id)
     assert view == consent.AppView(
-        name="localhost:5173", origin="http://localhost:5173", loopback=True
+        name="localhost:5173", origin="http://localhost:5173", kind="loopback"
     )
 
 
@@ -268,11 +268,11 @@ async def test_a_claimed_title_names_the_app_for_the_claimers_eyes_only(
     origin = callback.removesuffix("/cb")
     host = origin.removeprefix("https://")
     assert await consent.describe_app(store, auth, stranger.user_id) == consent.AppView(
-        name="Evil", origin=origin, loopback=False, named_by="you"
+        name="Evil", origin=origin, kind="web", named_by="you"
     )
     for viewer in (owner.user_id, None):
         assert await consent.describe_app(store, auth, viewer) == consent.AppView(
-            name=host, origin=origin, loopback=False, named_by=None
+            name=host, origin=origin, kind="web", named_by=None
         )
     # The operator's name wins for everyone, marked as the operator's.
     await apps.name_app(store, origin, "Acme Notes", T0)

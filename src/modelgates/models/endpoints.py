@@ -161,6 +161,8 @@ GET_CURRENT_KEY = Endpoint(
     auth="key",
     tag="Keys",
     summary="The calling key's own record",
+    # A browser app shows its user the credit left from the page, and signs out (below).
+    cors=True,
 )
 REVOKE_CURRENT_KEY = Endpoint(
     "revokeCurrentKey",
@@ -170,6 +172,7 @@ REVOKE_CURRENT_KEY = Endpoint(
     auth="key",
     tag="Keys",
     summary="The calling key revokes itself",
+    cors=True,
 )
 GET_CURRENT_KEY_LEGACY = Endpoint(
     "getCurrentKeyLegacy",
@@ -179,6 +182,7 @@ GET_CURRENT_KEY_LEGACY = Endpoint(
     auth="key",
     tag="Keys",
     summary="The calling key's own record (the older path of GET /key)",
+    cors=True,
 )
 LIST_KEYS = Endpoint(
     "listKeys",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -25,42 +23,7 @@ from modelgates.models.base import (
     Timestamp,
     UsageLimitType,
 )
-
-MAX_CALLBACK_URL_LENGTH = 2048
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-# Printable ASCII without space or backslash: browsers read "\" as "/" in http URLs, which makes
-# the host a parser sees differ from the host a browser visits.
-_URL_CHARACTERS = re.compile(r"[!-\[\]-~]+")
-
-
-def check_callback_url(url: str) -> str:
-    """Accept an absolute ``https`` URL, or ``http`` on a loopback host; nothing else.
-
-    No fragment (RFC 6749 §3.1.2), no user-info (``http://localhost@evil.example`` names the host
-    ``evil.example``), at most 2048 characters.
-    """
-    if len(url) > MAX_CALLBACK_URL_LENGTH:
-        raise ValueError(f"must be at most {MAX_CALLBACK_URL_LENGTH} characters")
-    if _URL_CHARACTERS.fullmatch(url) is None:
-        raise ValueError("must be a URL of printable ASCII without spaces or backslashes")
-    if "#" in url:
-        raise ValueError("must not contain a fragment")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ValueError("must be an absolute http(s) URL")
-    if "@" in parts.netloc:
-        raise ValueError("must not contain user information")
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    host = parts.hostname
-    if not host:
-        raise ValueError("must name a host")
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise ValueError("must use https, or http only on localhost, 127.0.0.1 or [::1]")
-    return url
-
+from modelgates.models.callbacks import MAX_CALLBACK_URL_LENGTH, check_callback_url
 
 CallbackUrl = Annotated[
     str,

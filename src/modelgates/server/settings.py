@@ -47,6 +47,10 @@ class Settings:
     redis_url: str = ""
     #: Whether the sign-in page offers sign-up to anyone who reaches it.
     allow_signup: bool = False
+    #: Whether ``http`` callbacks may name private-network addresses (RFC 1918, RFC 4193,
+    #: link-local), for web UIs on a home or office network; the code then crosses that network
+    #: unencrypted.
+    allow_private_http_callbacks: bool = False
     #: The server's own secret, which encrypts what it keeps without needing to read it back in
     #: the clear (stored idempotent answers). Every replica needs the same one. Empty: read it
     #: from ``secret_key_file``, creating that file (mode 0600) on first start.

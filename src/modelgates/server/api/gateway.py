@@ -9,8 +9,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from modelgates.models import endpoints
+from modelgates.models.callbacks import MAX_CALLBACK_URL_LENGTH
 from modelgates.models.chat import GenerationQuery, GenerationResponse, ModelList
-from modelgates.models.oauth import MAX_CALLBACK_URL_LENGTH
 from modelgates.server.api.bodies import read_json_bytes
 from modelgates.server.api.routing import ApiCall, handles
 from modelgates.server.gateway import catalogue as catalogue_views

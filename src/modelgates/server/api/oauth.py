@@ -15,10 +15,10 @@ from modelgates.models.oauth import (
     ExchangeAuthCodeRequest,
     ExchangeAuthCodeResponse,
 )
-from modelgates.server.api.bodies import BodyRejected
+from modelgates.server.api.bodies import BodyRejected, invalid_fields
 from modelgates.server.api.context import client_address, limit_rate
 from modelgates.server.api.routing import ApiCall, handles
-from modelgates.server.services import apps, codes
+from modelgates.server.services import apps, callbacks, codes
 
 
 @handles(endpoints.CREATE_AUTH_CODE)
@@ -29,6 +29,12 @@ async def create_auth_code(call: ApiCall) -> CreateAuthCodeResponse:
     await limit_rate(ctx, ctx.settings.rate_limit_create_code, "create-code", user_id)
     idempotency_key = _idempotency_key(call.request)
     body = await call.body(CreateAuthCodeRequest)
+    try:
+        callbacks.read(
+            body.callback_url, allow_private_http=ctx.settings.allow_private_http_callbacks
+        )
+    except callbacks.CallbackRefused as refused:
+        raise invalid_fields([{"field": "callback_url", "message": str(refused)}]) from None
     app = apps.identify(
         callback_url=body.callback_url,
         title=call.header("x-modelgates-title") or call.header("x-title"),

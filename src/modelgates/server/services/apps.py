@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from modelgates.models.oauth import LOOPBACK_HOSTS
-from modelgates.server.services import lookalikes
+from modelgates.models.callbacks import check_callback_url
+from modelgates.server.services import callbacks, lookalikes
 from modelgates.server.services.errors import InvalidInput
 from modelgates.server.store import AppRow, Store
 
@@ -27,7 +27,6 @@ _CATEGORY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _MAX_CATEGORIES = 10
 _MAX_CATEGORY_LENGTH = 40
 MAX_TITLE_LENGTH = 100
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Where an API call claims a title.
 TITLE_HEADER = "X-ModelGates-Title"
 #: Who gave the name a user is shown: the operator, the user's own key, or nobody (the host).
@@ -56,22 +55,17 @@ class NamedApp:
 
 
 def origin_of(url: str) -> str | None:
-    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased, default port left out.
+    """The app a callback URL names, read as a browser reads it (:mod:`callbacks`): a web app's
+    ``scheme://host[:port]``, lower-cased, default port left out; a native app's
+    ``scheme://authority`` (or ``scheme:``). None for a URL that is no callback.
 
     The one derivation of an app's identity from its callback URL: the consent page, the API and
-    the operator's commands all call this, so how the URL is parsed is decided here alone."""
+    the operator's commands all call this, so how the URL is parsed is decided here alone. Whether
+    a private address may be a callback was decided before (it is the operator's setting)."""
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
+        return callbacks.read(check_callback_url(url.strip()), allow_private_http=True).origin
+    except ValueError:  # CallbackRefused is one too
         return None
-    host = parts.hostname
-    if parts.scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
-        return None
-    shown_host = f"[{host}]" if ":" in host else host
-    if port is None or port == _DEFAULT_PORTS[parts.scheme]:
-        return f"{parts.scheme}://{shown_host}"
-    return f"{parts.scheme}://{shown_host}:{port}"
 
 
 def identify(*, callback_url: str | None, title: str | None, categories: str | None) -> AppIdentity:
@@ -88,23 +82,27 @@ def identify(*, callback_url: str | None, title: str | None, categories: str | N
     )
 
 
-def is_loopback(origin: str) -> bool:
-    """Every machine has its own: a name recorded for such an origin says nothing about the
-    program on a given user's machine."""
-    return urlsplit(origin).hostname in LOOPBACK_HOSTS
+def is_local(origin: str) -> bool:
+    """Every machine has its own localhost, every network its own 192.168.1.20: a name recorded
+    for such an origin says nothing about the program a given user reaches there."""
+    return callbacks.kind_of(origin) in ("loopback", "private_network")
 
 
 def default_title(origin: str) -> str:
-    """What an app is called when no one named it: ``localhost:PORT``, else its host."""
+    """What an app is called when no one named it: ``localhost:PORT`` (``192.168.1.20:8000``),
+    a native app's authority (``saoudrizwan.claude-dev``, else its scheme), else its host."""
+    kind = callbacks.kind_of(origin)
+    if kind == "native":
+        return origin.partition("://")[2] or origin.removesuffix(":")
     parts = urlsplit(origin)
-    if parts.hostname in LOOPBACK_HOSTS:
+    if kind in ("loopback", "private_network"):
         return parts.netloc  # localhost:PORT
     return parts.hostname or origin
 
 
 def named(app: AppRow, claimed: str | None) -> NamedApp:
     """``app`` as the user whose keys claimed ``claimed`` for it is shown it."""
-    if app.operator_title and not is_loopback(app.origin):
+    if app.operator_title and not is_local(app.origin):
         return NamedApp(app.id, app.origin, app.operator_title, "operator")
     if claimed:
         return NamedApp(app.id, app.origin, claimed, "you")
@@ -126,7 +124,9 @@ async def name_app(store: Store, url: str, title: str | None, now: datetime) -> 
     """The operator names the app at ``url``'s origin for every user (None: no longer)."""
     origin = origin_of(url)
     if origin is None:
-        raise InvalidInput("ORIGIN", "must be an http or https URL")
+        raise InvalidInput(
+            "ORIGIN", "must be a callback URL: https, http on a local host, or an app's own scheme"
+        )
     checked = None if title is None else check_title(title, "NAME")
     if title is not None and checked is None:
         raise InvalidInput("NAME", f"must be 1 to {MAX_TITLE_LENGTH} printable characters")

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from modelgates.models.base import Money
 from modelgates.models.oauth import CreateAuthCodeRequest
 from modelgates.models.problems import as_reported, describe, shown_name
-from modelgates.server.services import apps, codes
+from modelgates.server.services import apps, callbacks, codes
 from modelgates.server.services.errors import InvalidInput, ServiceError
 from modelgates.server.store import Store, Transaction
 
@@ -65,8 +65,13 @@ class AuthRequest:
     #: What the app asks for, in the API's model. In headless mode its ``callback_url`` is a
     #: placeholder: read :attr:`callback_url`.
     request: CreateAuthCodeRequest
-    callback_url: str | None
+    #: The callback as a browser reads it; None when headless.
+    callback: callbacks.Callback | None
     state: str | None
+
+    @property
+    def callback_url(self) -> str | None:
+        return None if self.callback is None else self.callback.url
 
     @property
     def headless(self) -> bool:
@@ -80,12 +85,22 @@ class AppView:
     #: What to call the app: the operator's name for it, else the title this user's own keys
     #: claimed for it, else its host (always ``localhost:PORT`` on loopback).
     name: str
-    #: ``scheme://host[:port]``; None for headless requests.
+    #: ``scheme://host[:port]`` (a native app's ``scheme://authority``); None when headless.
     origin: str | None
-    #: The app runs on the user's own machine (its origin is a loopback host).
-    loopback: bool
+    #: What kind of app the callback names; None when headless.
+    kind: callbacks.CallbackKind | None
     #: Who gave :attr:`name`: ``"operator"``, ``"you"`` (this user's key) or None (the host).
     named_by: apps.NamedBy = None
+
+    @property
+    def loopback(self) -> bool:
+        """The app runs on the user's own machine (its origin is a loopback host)."""
+        return self.kind == "loopback"
+
+    @property
+    def scheme(self) -> str:
+        """The scheme of the app's URL (a native app's own, such as ``vscode``)."""
+        return (self.origin or "").partition(":")[0]
 
 
 @dataclass(frozen=True)
@@ -96,9 +111,12 @@ class Approval:
     redirect_to: str | None = field(repr=False)
 
 
-def parse(query: Sequence[tuple[str, str]], now: datetime) -> AuthRequest:
+def parse(
+    query: Sequence[tuple[str, str]], now: datetime, *, allow_private_http: bool = False
+) -> AuthRequest:
     """The authorization request in ``/auth``'s query, or InvalidAuthRequest naming each problem
-    (never echoing a value)."""
+    (never echoing a value). ``allow_private_http``: the operator's
+    ``allow_private_http_callbacks``."""
     problems: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     for name, value in query:
@@ -131,9 +149,15 @@ def parse(query: Sequence[tuple[str, str]], now: datetime) -> AuthRequest:
         problems.extend(as_reported(error, "query"))
     if request is not None and request.expires_at is not None and request.expires_at <= now:
         problems.append(("expires_at", "must be in the future"))
+    callback: callbacks.Callback | None = None
+    if request is not None and callback_url is not None:
+        try:
+            callback = callbacks.read(callback_url, allow_private_http=allow_private_http)
+        except callbacks.CallbackRefused as refused:
+            problems.append(("callback_url", str(refused)))
     if problems or request is None:
         raise InvalidAuthRequest(problems)
-    return AuthRequest(request=request, callback_url=callback_url, state=state)
+    return AuthRequest(request=request, callback=callback, state=state)
 
 
 def parse_amount(text: str) -> Decimal:
@@ -160,12 +184,14 @@ def identity_of(auth: AuthRequest) -> apps.AppIdentity:
 async def describe_app(store: Store, auth: AuthRequest, user_id: str | None = None) -> AppView:
     """Who asks, as ``user_id`` (None: a visitor not signed in) is to be shown it."""
     identity = identity_of(auth)
-    if auth.headless:
-        return AppView(name=identity.default_title, origin=None, loopback=False)
-    if apps.is_loopback(identity.origin):
-        # Every machine has its own localhost: a title recorded for this origin, even by this
-        # user's keys, says nothing about the program running on this machine now.
-        return AppView(name=identity.default_title, origin=identity.origin, loopback=True)
+    if auth.callback is None:
+        return AppView(name=identity.default_title, origin=None, kind=None)
+    kind = auth.callback.kind
+    if apps.is_local(identity.origin):
+        # Every machine has its own localhost, every network its own 192.168.1.20: a title
+        # recorded for this origin, even by this user's keys, says nothing about the program
+        # this user reaches there now.
+        return AppView(name=identity.default_title, origin=identity.origin, kind=kind)
 
     def read(tx: Transaction) -> apps.NamedApp | None:
         recorded = tx.apps.by_origin(identity.origin)
@@ -176,8 +202,8 @@ async def describe_app(store: Store, auth: AuthRequest, user_id: str | None = No
 
     shown = await store.run(read)
     if shown is None:
-        return AppView(name=identity.default_title, origin=identity.origin, loopback=False)
-    return AppView(name=shown.name, origin=identity.origin, loopback=False, named_by=shown.named_by)
+        return AppView(name=identity.default_title, origin=identity.origin, kind=kind)
+    return AppView(name=shown.name, origin=identity.origin, kind=kind, named_by=shown.named_by)
 
 
 def chosen_limit(auth: AuthRequest, typed: str | None) -> Decimal | None:

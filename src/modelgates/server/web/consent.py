@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelgates.server.services import apps, consent
+from modelgates.server.services import consent
 from modelgates.server.services.errors import Conflict, InvalidInput
 from modelgates.server.web.pages import (
     PageError,
@@ -29,7 +28,11 @@ _CSP_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?")
 
 def _auth_request(request: Request, visitor: Visitor) -> consent.AuthRequest:
     try:
-        return consent.parse(request.query_params.multi_items(), visitor.ctx.now())
+        return consent.parse(
+            request.query_params.multi_items(),
+            visitor.ctx.now(),
+            allow_private_http=visitor.ctx.settings.allow_private_http_callbacks,
+        )
     except consent.InvalidAuthRequest as error:
         raise _InvalidRequest(error.problems) from None
 
@@ -101,12 +104,13 @@ def _consent_form(
 def _callback_source(auth: consent.AuthRequest) -> str | None:
     """What CSP's ``form-action`` must also allow: browsers apply it to the redirect that
     follows Approve or Deny."""
-    if auth.callback_url is None:
+    if auth.callback is None:
         return None
-    origin = apps.origin_of(auth.callback_url)
-    if origin is not None and _CSP_ORIGIN.fullmatch(origin):
+    origin = auth.callback.origin
+    if _CSP_ORIGIN.fullmatch(origin):
         return origin
-    return f"{urlsplit(auth.callback_url).scheme}:"
+    # A scheme source: a native app's (vscode:), or http: for an IPv6 literal's origin.
+    return origin.partition(":")[0] + ":"
 
 
 async def auth_decide(request: Request, visitor: Visitor) -> Response:

@@ -65,17 +65,12 @@ def test_a_completion_is_charged_its_cost_and_recorded(gateway: Gateway) -> None
 
 def test_a_stream_is_relayed_with_the_cost_in_its_last_chunk(gateway: Gateway) -> None:
     account = gateway.key(limit=1)
-    with gateway.client.stream(
-        "POST",
-        "/chat/completions",
-        json={
-            "model": "script/echo",
-            "messages": [{"role": "user", "content": "Hi"}],
-            "stream": True,
-            "max_tokens": 4,
-            "stream_options": {"include_usage": True},
-        },
-        headers={"Authorization": f"Bearer {account.key}"},
+    with gateway.stream(
+        account.key,
+        model="script/echo",
+        messages=[{"role": "user", "content": "Hi"}],
+        max_tokens=4,
+        stream_options={"include_usage": True},
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -107,16 +102,8 @@ def test_a_stream_without_include_usage_has_no_usage_chunk_but_is_charged(
     gateway: Gateway,
 ) -> None:
     account = gateway.key(limit=1)
-    with gateway.client.stream(
-        "POST",
-        "/chat/completions",
-        json={
-            "model": "script/echo",
-            "messages": [{"role": "user", "content": "Hi"}],
-            "stream": True,
-            "max_tokens": 3,
-        },
-        headers={"Authorization": f"Bearer {account.key}"},
+    with gateway.stream(
+        account.key, model="script/echo", messages=[{"role": "user", "content": "Hi"}], max_tokens=3
     ) as response:
         events = [line for line in response.iter_lines() if line.startswith("data:")]
     chunks = [json.loads(event[5:]) for event in events[:-1]]

@@ -179,16 +179,11 @@ def test_a_stream_that_breaks_off_ends_with_an_error_event_and_charges_what_was_
     gateway: Gateway,
 ) -> None:
     account = gateway.key(limit=1)
-    with gateway.client.stream(
-        "POST",
-        "/chat/completions",
-        json={
-            "model": "script/break",
-            "messages": [{"role": "user", "content": "x"}],
-            "stream": True,
-            "max_tokens": 10,
-        },
-        headers={"Authorization": f"Bearer {account.key}"},
+    with gateway.stream(
+        account.key,
+        model="script/break",
+        messages=[{"role": "user", "content": "x"}],
+        max_tokens=10,
     ) as response:
         events = [line for line in response.iter_lines() if line.startswith("data:")]
     assert "data: [DONE]" not in events
@@ -241,15 +236,8 @@ def test_a_client_leaving_mid_stream_cancels_the_provider_and_pays_for_what_it_g
 
 def test_a_key_revoked_mid_stream_finishes_its_stream_then_gets_401(gateway: Gateway) -> None:
     account = gateway.key(limit=1)
-    with gateway.client.stream(
-        "POST",
-        "/chat/completions",
-        json={
-            "model": "script/slow",
-            "messages": [{"role": "user", "content": "x"}],
-            "stream": True,
-        },
-        headers={"Authorization": f"Bearer {account.key}"},
+    with gateway.stream(
+        account.key, model="script/slow", messages=[{"role": "user", "content": "x"}]
     ) as response:
         lines = response.iter_lines()
         next(line for line in lines if line.startswith("data:"))

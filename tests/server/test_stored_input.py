@@ -161,7 +161,8 @@ API_CASES: list[tuple[str, str, Any, dict[str, str]]] = [
             f"https://a.example:{MARK}/cb",
             f"https://a.example:99999{MARK}/",
             f"http://{MARK}.example/cb",
-            f"{MARK}://x",
+            # A scheme of a native app is a callback (RFC 8252); one a browser runs is not.
+            f"javascript://{MARK}",
             MARK,
             f"https://{MARK}@a.example/",
             f"https://a.example/{MARK}#frag",

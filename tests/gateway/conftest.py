@@ -75,14 +75,6 @@ class Gateway:
         assert row is not None
         return row
 
-    def generation(self, generation_id: str) -> GenerationRow:
-        row = run(
-            lambda store: store.run(lambda tx: tx.generations.by_id(generation_id)),
-            self.database_url,
-        )
-        assert row is not None
-        return row
-
     def generations_of(self, key_hash: str) -> list[GenerationRow]:
         key = self.key_row(key_hash)
 

@@ -191,7 +191,7 @@ class Gateway:
                 "(or serve --providers FILE)."
             )
         request = read_request(raw, self.catalogue)
-        price = _price_of(request.model)
+        price = request.model.price
         held = await ceiling.hold(
             store,
             key,
@@ -227,15 +227,6 @@ def _client_for(
         transport=transport,
         # Provider redirects are not followed: a completion is a POST with a body.
         follow_redirects=False,
-    )
-
-
-def _price_of(model: ModelEntry) -> ceiling.Price:
-    return ceiling.Price(
-        input_per_million=model.input_per_million,
-        output_per_million=model.output_per_million,
-        output_cap=model.output_cap,
-        context_length=model.context_length,
     )
 
 

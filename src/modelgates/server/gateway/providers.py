@@ -8,7 +8,6 @@ variable the file names, and is kept only in the pooled client that sends it.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from collections.abc import Callable
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from modelgates.server.services.ceiling import Price
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,11 +98,8 @@ class ModelEntry:
     output_per_million: Decimal
     context_length: int | None
     max_output_tokens: int | None
-
-    @property
-    def output_cap(self) -> int:
-        """The most output tokens one request may hold for."""
-        return self.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+    #: The same prices and bounds as the ceiling takes them, made once at start-up.
+    price: Price
 
 
 @dataclass(frozen=True)
@@ -110,13 +108,6 @@ class Catalogue:
 
     models: dict[str, ModelEntry]
     providers: tuple[Provider, ...]
-
-
-def cost_micros(tokens_prompt: int, tokens_completion: int, model: ModelEntry) -> int:
-    """What the tokens cost, in micro-dollars, rounded up: a price per million tokens in USD is
-    exactly a price per token in micro-dollars."""
-    exact = tokens_prompt * model.input_per_million + tokens_completion * model.output_per_million
-    return math.ceil(exact)
 
 
 def load_catalogue(path: str | Path, provider_key: Callable[[str], str | None]) -> Catalogue:
@@ -176,6 +167,12 @@ def load_catalogue(path: str | Path, provider_key: Callable[[str], str | None]) 
                 output_per_million=model.output_per_million,
                 context_length=model.context_length,
                 max_output_tokens=model.max_output_tokens,
+                price=Price(
+                    input_per_million=model.input_per_million,
+                    output_per_million=model.output_per_million,
+                    output_cap=model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS,
+                    context_length=model.context_length,
+                ),
             )
     return Catalogue(models=models, providers=tuple(providers))
 

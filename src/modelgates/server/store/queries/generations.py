@@ -149,10 +149,3 @@ class Generations:
             DailyChargeRow(day=d, key_id=k, app_id=a, charged_micros=int(m), completions=int(n))
             for d, k, a, m, n in result.all()
         ]
-
-    def total_charged(self, key_id: int) -> int:
-        g = generations.c
-        total = self._c.execute(
-            select(func.coalesce(func.sum(g.charged_micros), 0)).where(g.key_id == key_id)
-        ).scalar_one()
-        return int(total)

@@ -191,12 +191,11 @@ class Gateway:
                 "(or serve --providers FILE)."
             )
         request = read_request(raw, self.catalogue)
-        price = request.model.price
         held = await ceiling.hold(
             store,
             key,
             model=request.model.id,
-            price=price,
+            price=request.model.price,
             body_bytes=len(raw),
             requested_max_tokens=request.requested_max_tokens,
             streamed=request.stream,
@@ -204,7 +203,7 @@ class Gateway:
             now=now,
         )
         client = self._clients[request.model.provider.name]
-        call = _Call(store, request, held, price, clock, client, self._meter)
+        call = _Call(store, request, held, clock, client, self._meter)
         headers = {CAPPED_HEADER: str(held.max_tokens)} if held.capped else {}
         if request.stream:
             await call.open_stream()
@@ -238,7 +237,6 @@ class _Call:
         store: Store,
         request: ChatRequest,
         held: Hold,
-        price: ceiling.Price,
         clock: Callable[[], datetime],
         client: httpx.AsyncClient,
         meter: Meter | None,
@@ -246,7 +244,6 @@ class _Call:
         self.store = store
         self.request = request
         self.held = held
-        self.price = price
         self.clock = clock
         self.client = client
         self.provider = request.model.provider
@@ -289,7 +286,7 @@ class _Call:
             settlement = await ceiling.settle(
                 self.store,
                 self.held,
-                self.price,
+                self.request.model.price,
                 outcome=outcome,
                 tokens_prompt=tokens[0],
                 tokens_completion=tokens[1],

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -65,7 +64,6 @@ SWITCH_INTERVAL_SECONDS = 0.0001
 def create_app(
     settings: Settings,
     endpoints: tuple[Endpoint[Any], ...] = ENDPOINTS,
-    provider_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """The app; ``endpoints`` is the JSON API it serves (the table's, unless a test adds one).
     ProvidersError when the providers file cannot be served."""
@@ -75,7 +73,7 @@ def create_app(
         else empty_catalogue()
     )
     metrics = Metrics()
-    gateway = Gateway(catalogue, provider_transport, meter=metrics.completion_settled)
+    gateway = Gateway(catalogue, meter=metrics.completion_settled)
     store = Store.open(
         settings.database_url,
         pool_size=settings.db_pool_size,

@@ -37,7 +37,7 @@ async def _key(store: Store, limit: str | None, reset: str | None = None) -> Key
 async def _hold(store: Store, key: KeyRow, body_bytes: int, requested: int | None) -> ceiling.Hold:
     return await ceiling.hold(
         store,
-        key,
+        keys.Credential(key.hash),
         model="m/x",
         price=PRICE,
         body_bytes=body_bytes,
@@ -144,7 +144,7 @@ def test_a_cap_above_the_models_is_lowered_and_a_limit_too_small_refuses(
     run(go, database_url)
 
 
-def test_a_key_revoked_since_it_was_read_cannot_hold(database_url: str) -> None:
+def test_a_revoked_key_cannot_hold(database_url: str) -> None:
     async def go(store: Store) -> None:
         key = await _key(store, "1")
         await store.run(lambda tx: tx.keys.revoke(key.id, utcnow()))
@@ -186,7 +186,7 @@ def test_a_daily_limit_counts_only_todays_usage(database_url: str) -> None:
         tomorrow = utcnow() + timedelta(days=1)
         again = await ceiling.hold(
             store,
-            key,
+            keys.Credential(key.hash),
             model="m/x",
             price=PRICE,
             body_bytes=50,

@@ -67,6 +67,29 @@ def test_without_a_live_key_it_is_401(gateway: Gateway) -> None:
     assert_error(gateway.client.post("/chat/completions", json={"model": "script/echo"}), 401)
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"model": "nobody/serves-this", "messages": []}', "application/json"),
+        (b"not json", "application/json"),
+        (b'{"model": "script/echo"}', "text/plain"),
+        (b"", "application/json"),
+    ],
+)
+def test_a_refused_key_is_said_before_anything_about_the_request(
+    gateway: Gateway, body: bytes, content_type: str
+) -> None:
+    """The key is looked up in the hold's transaction, after the body is read; a body that is
+    refused first must not tell a caller without a live key anything but 401."""
+    unknown = "sk-mg-v1-" + "0" * 64
+    answer = gateway.client.post(
+        "/chat/completions",
+        content=body,
+        headers={"Authorization": f"Bearer {unknown}", "Content-Type": content_type},
+    )
+    assert_error(answer, 401)
+
+
 def test_a_limit_too_small_for_one_token_is_402_before_anything_is_sent(
     gateway: Gateway,
 ) -> None:

@@ -74,7 +74,7 @@ async def completion(
     micro-dollars, through the ceiling as the gateway does it."""
     held = await ceiling.hold(
         store,
-        key,
+        keys.Credential(key.hash),
         model="script/echo",
         price=PRICE,
         body_bytes=100,

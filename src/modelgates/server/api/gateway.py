@@ -15,19 +15,26 @@ from modelgates.server.api.bodies import read_json_bytes
 from modelgates.server.api.routing import ApiCall, handles
 from modelgates.server.gateway import catalogue as catalogue_views
 from modelgates.server.gateway.completions import Answer
-from modelgates.server.services import apps, ceiling
+from modelgates.server.services import apps, ceiling, keys
+from modelgates.server.services.errors import ServiceError
 
 
-@handles(endpoints.CHAT_COMPLETIONS)
+@handles(endpoints.CHAT_COMPLETIONS, looks_up_key=True)
 async def chat_completions(call: ApiCall) -> Response:
     gateway = call.ctx.gateway
-    raw = await read_json_bytes(call.request, call.ctx.settings.max_chat_body_bytes)
+    try:
+        raw = await read_json_bytes(call.request, call.ctx.settings.max_chat_body_bytes)
+        request = gateway.read(raw)
+    except ServiceError:
+        # A refused key is said before anything about the request, as on every endpoint.
+        await keys.authenticate(call.ctx.store, call.credential, call.now)
+        raise
     referer = call.header("http-referer")
     origin = apps.origin_of(referer) if referer else None
     answer = await gateway.complete(
         call.ctx.store,
-        call.caller,
-        raw,
+        call.credential,
+        request,
         now=call.now,
         clock=call.ctx.now,
         # Recorded when it is text a URL may be (the column's length, nothing unprintable).

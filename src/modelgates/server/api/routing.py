@@ -2,8 +2,12 @@
 
 Each endpoint's handler is registered with :func:`handles`. Before it runs, the caller the
 table names is authenticated here (so no handler can forget to), and the query and path are
-read with the table's models; the handler reads its body on demand, with the table's model too,
-and returns the answer's model, which is sent with the table's status.
+read with the table's models. A handler registered with ``looks_up_key=True`` gets the key's
+:class:`~.keys.Credential` instead of its row (a missing or malformed key is refused here all
+the same) and looks it up in the one transaction its service runs anyway: the gateway's hold,
+which would otherwise read the key twice in two transactions. The handler reads its body on
+demand, with the table's model too, and returns the answer's model, which is sent with the
+table's status.
 """
 
 from __future__ import annotations
@@ -45,12 +49,20 @@ class ApiCall:
     caller_key: KeyRow | None
     _query: BaseModel | None
     _path: BaseModel | None
+    #: The caller's key not looked up yet, for a handler that looks it up itself.
+    _credential: keys.Credential | None = None
 
     @property
     def caller(self) -> KeyRow:
         if self.caller_key is None:
-            raise RuntimeError(f"{self.endpoint.operation_id} is not called with a key")
+            raise RuntimeError(f"{self.endpoint.operation_id} is not called with a looked-up key")
         return self.caller_key
+
+    @property
+    def credential(self) -> keys.Credential:
+        if self._credential is None:
+            raise RuntimeError(f"{self.endpoint.operation_id} does not look up its key itself")
+        return self._credential
 
     async def body(self, model: type[M]) -> M:
         """The JSON body, read with the table's model (``model`` names it for the type checker)."""
@@ -81,15 +93,22 @@ Handler = Callable[[ApiCall], Awaitable[BaseModel | Response]]
 
 #: Each endpoint's handler, by operation id (filled by :func:`handles`).
 HANDLERS: dict[str, Handler] = {}
+#: The handlers that look up their caller's key themselves.
+_LOOKS_UP_KEY: set[Handler] = set()
 
 
-def handles(endpoint: Endpoint[Any]) -> Callable[[Handler], Handler]:
-    """Register the decorated function as ``endpoint``'s handler."""
+def handles(endpoint: Endpoint[Any], *, looks_up_key: bool = False) -> Callable[[Handler], Handler]:
+    """Register the decorated function as ``endpoint``'s handler; with ``looks_up_key`` (for
+    an endpoint called with a key) it gets the key's credential, to look up itself."""
+    if looks_up_key and endpoint.auth != "key":
+        raise RuntimeError(f"{endpoint.operation_id} is not called with a plain key")
 
     def register(handler: Handler) -> Handler:
         if endpoint.operation_id in HANDLERS:
             raise RuntimeError(f"{endpoint.operation_id} has a handler already")
         HANDLERS[endpoint.operation_id] = handler
+        if looks_up_key:
+            _LOOKS_UP_KEY.add(handler)
         return handler
 
     return register
@@ -120,10 +139,16 @@ def api_routes(
 
 
 def _route(endpoint: Endpoint[Any], handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    looks_up_key = handler in _LOOKS_UP_KEY
+
     async def route(request: Request) -> Response:
         ctx = context_of(request)
         now = ctx.now()
-        caller = await _authenticate(endpoint, ctx, request, now)
+        caller = credential = None
+        if looks_up_key:
+            credential = keys.credential_of(request.headers.get("authorization"))
+        else:
+            caller = await _authenticate(endpoint, ctx, request, now)
         path = None
         if endpoint.path_params is not None:
             try:
@@ -136,7 +161,9 @@ def _route(endpoint: Endpoint[Any], handler: Handler) -> Callable[[Request], Awa
                 query = endpoint.query.model_validate(dict(request.query_params), context=FROM_URL)
             except ValidationError as error:
                 raise invalid_body(error) from None
-        answer = await handler(ApiCall(request, ctx, endpoint, now, caller, query, path))
+        answer = await handler(
+            ApiCall(request, ctx, endpoint, now, caller, query, path, credential)
+        )
         if isinstance(answer, Response):
             return answer
         return ModelResponse(answer, status_code=endpoint.status)
@@ -155,7 +182,7 @@ async def _authenticate(
     if endpoint.auth == "service":
         await usage.authenticate_service(ctx.store, authorization)
         return None
-    caller = await keys.authenticate(ctx.store, authorization, now)
+    caller = await keys.authenticate(ctx.store, keys.credential_of(authorization), now)
     if endpoint.auth == "code_creator":
         codes.require_code_creator(caller)
     elif endpoint.auth == "management":

@@ -27,10 +27,10 @@ import anyio
 from yarl import URL
 
 from modelgates.server.gateway.providers import Catalogue, ModelEntry, Provider
-from modelgates.server.services import ceiling, money
+from modelgates.server.services import ceiling, keys, money
 from modelgates.server.services.ceiling import Hold, Outcome
 from modelgates.server.services.errors import InvalidInput, ServiceError
-from modelgates.server.store import KeyRow, Store
+from modelgates.server.store import Store
 
 logger = logging.getLogger("modelgates.server.gateway")
 
@@ -70,6 +70,8 @@ class ChatRequest:
     """What the gateway reads of a body."""
 
     body: dict[str, Any]
+    #: The size of the body as the client sent it.
+    body_bytes: int
     model: ModelEntry
     stream: bool
     #: The client asked for the usage chunk at the end of a stream.
@@ -128,6 +130,7 @@ def read_request(raw: bytes, catalogue: Catalogue) -> ChatRequest:
             requested, cap_field = value, name
     return ChatRequest(
         body=body,
+        body_bytes=len(raw),
         model=model,
         stream=stream,
         include_usage=bool(options and options.get("include_usage") is True),
@@ -188,28 +191,33 @@ class Gateway:
             session = self._sessions[provider.name] = _session_for(provider)
         return session
 
-    async def complete(
-        self,
-        store: Store,
-        key: KeyRow,
-        raw: bytes,
-        *,
-        now: datetime,
-        clock: Callable[[], datetime],
-        referer_origin: str | None,
-    ) -> Answer | StreamedAnswer:
+    def read(self, raw: bytes) -> ChatRequest:
+        """The request as far as the gateway relies on it: GatewayUnavailable when no model is
+        configured, InvalidInput naming the field (never echoing the value) when it is wrong."""
         if not self.configured:
             raise GatewayUnavailable(
                 "No models are configured: the operator sets MODELGATES_PROVIDERS_FILE "
                 "(or serve --providers FILE)."
             )
-        request = read_request(raw, self.catalogue)
+        return read_request(raw, self.catalogue)
+
+    async def complete(
+        self,
+        store: Store,
+        credential: keys.Credential,
+        request: ChatRequest,
+        *,
+        now: datetime,
+        clock: Callable[[], datetime],
+        referer_origin: str | None,
+    ) -> Answer | StreamedAnswer:
+        """Hold (looking up the caller's key in the hold's transaction), forward, and answer."""
         held = await ceiling.hold(
             store,
-            key,
+            credential,
             model=request.model.id,
             price=request.model.price,
-            body_bytes=len(raw),
+            body_bytes=request.body_bytes,
             requested_max_tokens=request.requested_max_tokens,
             streamed=request.stream,
             referer_origin=referer_origin,

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from modelgates.server.services import money, windows
-from modelgates.server.services.errors import NotFound, PaymentRequired, Unauthenticated
+from modelgates.server.services import keys, money, windows
+from modelgates.server.services.errors import NotFound, PaymentRequired
 from modelgates.server.store import GenerationRow, KeyRow, Store, Transaction
 
 __all__ = [
@@ -122,7 +122,7 @@ def _limit_exceeded(remaining: int) -> PaymentRequired:
 
 async def hold(
     store: Store,
-    key: KeyRow,
+    credential: keys.Credential,
     *,
     model: str,
     price: Price,
@@ -132,18 +132,16 @@ async def hold(
     referer_origin: str | None,
     now: datetime,
 ) -> Hold:
-    """Hold the request's worst case on ``key``: its prompt at the input price plus its output
-    cap at the output price. PaymentRequired when the limit cannot take it, Unauthenticated when
-    the key stopped being live since it was read."""
+    """Hold the request's worst case on the key of ``credential``, looked up in the hold's own
+    transaction: its prompt at the input price plus its output cap at the output price.
+    PaymentRequired when the limit cannot take it, Unauthenticated when the key is not live."""
     periods = windows.periods_at(now)
     generation_id = new_generation_id()
     prompt_tokens = prompt_bound(body_bytes, price)
     prompt_cost = price.cost(prompt_tokens, 0)
 
     def take(tx: Transaction) -> Hold:
-        current = tx.keys.by_id(key.id)
-        if current is None or not current.is_live(now):
-            raise Unauthenticated("The API key is unknown, revoked, disabled or expired.")
+        current = keys.live_key(tx, credential, now)
         output, capped = _output_tokens(current, price, prompt_cost, requested_max_tokens, now)
         amount = prompt_cost + price.cost(0, output or 0)
         held = tx.usage.hold(current.id, amount, now, periods.day, periods.week, periods.month)

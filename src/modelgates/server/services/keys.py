@@ -88,19 +88,35 @@ async def create_key_for_user(
     return await store.run(create)
 
 
-async def authenticate(store: Store, authorization: str | None, now: datetime) -> KeyRow:
-    """The live key named by an ``Authorization: Bearer`` header, else Unauthenticated."""
+@dataclass(frozen=True)
+class Credential:
+    """A well-formed ``Authorization: Bearer`` key, not looked up yet: by its hash."""
+
+    key_hash: str
+
+
+def credential_of(authorization: str | None) -> Credential:
+    """The key an ``Authorization`` header names, else Unauthenticated (missing, malformed)."""
     if not authorization:
         raise Unauthenticated("Missing Authorization header: send 'Authorization: Bearer <key>'.")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not secrets.looks_like_api_key(token):
         raise Unauthenticated("The API key is missing or malformed.")
-    key_hash = secrets.sha256_hex(token)
-    row = await store.run(lambda tx: tx.keys.by_hash(key_hash))
+    return Credential(secrets.sha256_hex(token))
+
+
+def live_key(tx: Transaction, credential: Credential, now: datetime) -> KeyRow:
+    """The live key of ``credential``, read in ``tx``; else Unauthenticated."""
+    row = tx.keys.by_hash(credential.key_hash)
     if row is None or not row.is_live(now):
         raise Unauthenticated("The API key is unknown, revoked, disabled or expired.")
     return row
+
+
+async def authenticate(store: Store, credential: Credential, now: datetime) -> KeyRow:
+    """The live key of ``credential``, in a transaction of its own; else Unauthenticated."""
+    return await store.run(lambda tx: live_key(tx, credential, now))
 
 
 def record_of(row: KeyRow, now: datetime) -> KeyRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from decimal import Decimal
 
@@ -198,3 +199,16 @@ def test_a_daily_limit_counts_only_todays_usage(database_url: str) -> None:
         assert again.amount == 150
 
     run(go, database_url)
+
+
+@pytest.mark.parametrize(
+    ("input_price", "output_price"),
+    [("0.5", "1.5"), ("0", "0"), ("3", "15"), ("0.000001", "123.456789"), ("1E+1", "0.10")],
+)
+def test_a_cost_is_the_exact_price_of_its_tokens_rounded_up(
+    input_price: str, output_price: str
+) -> None:
+    price = ceiling.Price(Decimal(input_price), Decimal(output_price), 100, None)
+    for prompt, completion in [(0, 0), (1, 0), (0, 1), (7, 16), (999_999, 3), (10**9, 10**9)]:
+        exact = prompt * Decimal(input_price) + completion * Decimal(output_price)
+        assert price.cost(prompt, completion) == math.ceil(exact)

@@ -28,7 +28,7 @@ _SETTLE = (
         usage_estimated=bindparam("usage_estimated"),
         provider_status=bindparam("provider_status"),
     )
-    .returning(*_G)
+    .returning(generations.c.id)
 )
 
 
@@ -88,9 +88,9 @@ class Generations:
         charged_micros: int,
         usage_estimated: bool,
         provider_status: int | None,
-    ) -> GenerationRow | None:
-        """Record how it ended, if nothing has yet: the settled row, or None when it was settled
-        already (by the sweeper, say), so that no completion is charged twice."""
+    ) -> bool:
+        """Record how it ended, if nothing has yet: False when it was settled already (by the
+        sweeper, say), so that no completion is charged twice."""
         params = {
             "generation_id": generation_id,
             "now": now,
@@ -102,8 +102,7 @@ class Generations:
             "usage_estimated": usage_estimated,
             "provider_status": provider_status,
         }
-        result = self._c.execute(_SETTLE, params)
-        return to(GenerationRow, result.first())
+        return self._c.execute(_SETTLE, params).first() is not None
 
     def by_id(self, generation_id: str) -> GenerationRow | None:
         return to(GenerationRow, self._c.execute(_BY_ID, {"generation_id": generation_id}).first())

@@ -77,11 +77,11 @@ class Usage:
 
     def hold(
         self, key_id: int, amount: int, now: datetime, day: int, week: int, month: int
-    ) -> KeyRow | None:
+    ) -> bool:
         """Hold ``amount`` on a live key if its window's usage, its open holds and ``amount``
-        together fit its limit, atomically: the new row, or None."""
+        together fit its limit, atomically: whether it was held."""
         params = _params(key_id, now, day, week, month, amount=amount)
-        return to(KeyRow, self._c.execute(_HOLD, params).first())
+        return self._c.execute(_HOLD, params).first() is not None
 
     def settle(
         self, key_id: int, *, held: int, charge: int, day: int, week: int, month: int
@@ -143,7 +143,7 @@ _ADMITS = (
 )
 _CHARGE_KEY = update(api_keys).where(*_ADMITS).values(**_ADD).returning(*_KEY)
 _HOLD = (
-    update(api_keys).where(*_ADMITS).values(held_micros=_k.held_micros + _AMOUNT).returning(*_KEY)
+    update(api_keys).where(*_ADMITS).values(held_micros=_k.held_micros + _AMOUNT).returning(_k.id)
 )
 _SETTLE = (
     update(api_keys)

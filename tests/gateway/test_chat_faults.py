@@ -217,6 +217,18 @@ def test_a_stream_that_breaks_off_ends_with_an_error_event_and_charges_what_was_
     assert gateway.key_row(account.key_hash).usage_micros == generation.charged_micros > 0
 
 
+def test_an_event_too_long_to_read_ends_the_stream_with_an_error_event(gateway: Gateway) -> None:
+    account = gateway.key(limit=1)
+    with gateway.stream(account.key, model="script/huge", max_tokens=10) as response:
+        events = [line for line in response.iter_lines() if line.startswith("data:")]
+    assert len(events) == 4  # three chunks, then the error: the long event is not relayed
+    error = json.loads(events[-1][5:])["error"]
+    assert error["code"] == 502 and "too long" in error["message"]
+    (generation,) = gateway.generations_of(account.key_hash)
+    assert generation.status == "provider_error" and generation.tokens_completion == 3
+    assert gateway.key_row(account.key_hash).held_micros == 0
+
+
 def test_a_client_leaving_mid_stream_cancels_the_provider_and_pays_for_what_it_got(
     gateway: Gateway,
 ) -> None:

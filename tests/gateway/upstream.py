@@ -12,6 +12,7 @@ What it does is chosen by the model it is asked for (its id as the providers fil
 - ``leak``: 401 whose message repeats the API key it was sent;
 - ``hang``: never answers;
 - ``break``: streams three chunks, then drops the connection;
+- ``huge``: streams three chunks, then one event of 3 MiB;
 - ``garbage``: 200 with a body that is not JSON.
 
 Every request it received is kept in :attr:`Upstream.requests` (and the client port it came
@@ -124,6 +125,8 @@ class Upstream:
             for index in range(words):
                 if model == "break" and index == 3:
                     raise ConnectionResetError("the scripted upstream drops the stream")
+                if model == "huge" and index == 3:
+                    yield b"data: " + b"x" * (3 * 1024 * 1024) + b"\n\n"
                 chunk = {
                     "id": "chatcmpl-upstream",
                     "object": "chat.completion.chunk",
@@ -188,7 +191,18 @@ max_output_tokens = {max_output}
 INPUT_PRICE = 10
 OUTPUT_PRICE = 1000
 MAX_OUTPUT = 64
-SCRIPTED = ("echo", "slow", "nousage", "fail", "refuse", "leak", "hang", "break", "garbage")
+SCRIPTED = (
+    "echo",
+    "slow",
+    "nousage",
+    "fail",
+    "refuse",
+    "leak",
+    "hang",
+    "break",
+    "huge",
+    "garbage",
+)
 
 
 def providers_toml(upstream: Upstream, timeout: float = 2.0) -> str:

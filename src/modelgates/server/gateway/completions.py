@@ -42,7 +42,7 @@ Meter = Callable[[str, Outcome, ceiling.Settlement], None]
 #: How much of a provider's error body is read, and passed on in ``metadata.provider_error``.
 _MAX_PROVIDER_ERROR_BYTES = 64 * 1024
 _MAX_PROVIDER_MESSAGE = 500
-#: The longest server-sent event line read from a provider.
+#: The longest server-sent event line read from a provider (a tool call's arguments in one).
 _MAX_EVENT_BYTES = 2 * 1024 * 1024
 #: How long a stream's end is waited for after its ``[DONE]``, to keep the connection.
 _DRAIN_SECONDS = 0.5
@@ -247,8 +247,6 @@ def _session_for(provider: Provider) -> aiohttp.ClientSession:
         connector=aiohttp.TCPConnector(limit=0),
         # A provider's cookies are not kept: they would go with every user's requests.
         cookie_jar=aiohttp.DummyCookieJar(),
-        # One SSE line may be this long (a tool call's arguments in one event).
-        read_bufsize=_MAX_EVENT_BYTES // 2,
     )
 
 
@@ -421,39 +419,58 @@ class _Call:
         failure: str | None = None
         ended = False
         try:
-            async for line in response.content:
-                if not line.startswith(b"data:"):
-                    continue  # blank lines between events, comments, event names
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    ended = await _drain(response)
-                    break
-                try:
-                    chunk = json.loads(payload)
-                except ValueError:
-                    continue
-                if not isinstance(chunk, dict):
-                    continue
-                # Usage is held back (OpenAI sends "usage": null on every chunk when asked),
-                # and its own chunk replaced by ours, with the cost, at the end.
-                chunk_usage = chunk.pop("usage", None)
-                if chunk_usage is not None:
-                    usage = chunk_usage
-                    if not chunk.get("choices"):
+            pending = b""
+            done = False
+            while not done:
+                # Whatever the provider has sent by now, relayed in one write: a burst of events
+                # costs one send, and nothing waits for more to arrive.
+                data = await response.content.readany()
+                lines = (pending + data).split(b"\n")
+                pending = b"" if not data else lines.pop()
+                if len(pending) > _MAX_EVENT_BYTES:
+                    raise ValueError("an event line too long")
+                events = []
+                for line in lines:
+                    if not line.startswith(b"data:"):
+                        continue  # blank lines between events, comments, event names
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = json.loads(payload)
+                    except ValueError:
                         continue
-                if not first:
-                    first = {"created": chunk.get("created", 0)}
-                chunk["id"] = self.held.generation_id
-                chunk["model"] = self.request.model.id
-                relayed += _text_bytes(chunk.get("choices"), "delta")
-                yield b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+                    if not isinstance(chunk, dict):
+                        continue
+                    # Usage is held back (OpenAI sends "usage": null on every chunk when asked),
+                    # and its own chunk replaced by ours, with the cost, at the end.
+                    chunk_usage = chunk.pop("usage", None)
+                    if chunk_usage is not None:
+                        usage = chunk_usage
+                        if not chunk.get("choices"):
+                            continue
+                    if not first:
+                        first = {"created": chunk.get("created", 0)}
+                    chunk["id"] = self.held.generation_id
+                    chunk["model"] = self.request.model.id
+                    relayed += _text_bytes(chunk.get("choices"), "delta")
+                    events.append(b"data: " + json.dumps(chunk, ensure_ascii=False).encode())
+                if events:
+                    yield b"\n\n".join(events) + b"\n\n"
+                if not data:
+                    break  # the provider's stream ended without [DONE]
+            if done:
+                ended = await _drain(response)
             outcome = "completed"
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            # ValueError: an event line longer than _MAX_EVENT_BYTES.
             outcome = "provider_error"
-            failure = (
-                "did not finish in time" if isinstance(error, asyncio.TimeoutError) else "broke off"
-            )
+            if isinstance(error, asyncio.TimeoutError):
+                failure = "did not finish in time"
+            elif isinstance(error, ValueError):
+                failure = f"sent an event too long (over {_MAX_EVENT_BYTES // 2**20} MiB)"
+            else:
+                failure = "broke off"
         finally:
             # A stream read to its end keeps its connection for the next one; any other is
             # closed, which is how the provider learns that its answer is no longer wanted.

@@ -17,7 +17,7 @@ from modelgates.server.services import codes
 from modelgates.server.store import Store, StoreUnavailable, Transaction
 from modelgates.server.store.migrate import upgrade
 from modelgates.server.store.tables import apps
-from tests.conftest import free_port, utcnow
+from tests.conftest import create_account, free_port, utcnow
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +149,34 @@ async def test_the_sweeper_reads_only_the_codes_holding_secrets(tmp_path: Any) -
     finally:
         await store.close()
     assert "USING INDEX ix_auth_codes_holding_secrets" in details, details
+
+
+async def test_a_prepared_statement_fails_as_sqlalchemy_says_and_rolls_back(
+    store: Store, database_url: str
+) -> None:
+    """The hot statements run on the driver's cursor (queries/_common.py, Prepared): its errors
+    must leave as SQLAlchemy's, as every other statement's do, and the transaction roll back."""
+    account = await create_account(store)
+    row = await store.run(lambda tx: tx.keys.by_hash(account.key_hash))
+    assert row is not None and row.created_at.tzinfo is not None  # types read back as before
+    generation = {
+        "generation_id": "gen-" + os.urandom(16).hex(),
+        "key_id": row.id,
+        "user_id": row.user_id,
+        "app_id": None,
+        "referer_origin": None,
+        "model": "m",
+        "streamed": False,
+        "held_micros": 1,
+        "held_prompt_micros": 1,
+        "created_at": utcnow(),
+    }
+
+    def twice(tx: Transaction) -> None:
+        tx.generations.insert(**generation)  # type: ignore[arg-type]
+        tx.generations.insert(**generation)  # type: ignore[arg-type]
+
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        await store.run(twice)
+    found = await store.run(lambda tx: tx.generations.by_id(str(generation["generation_id"])))
+    assert found is None

@@ -8,14 +8,14 @@ from datetime import datetime
 from sqlalchemy import Date, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, to
+from modelgates.server.store.queries._common import Prepared, columns, to
 from modelgates.server.store.rows import DailyChargeRow, GenerationRow
 from modelgates.server.store.tables import generations
 
 _G = columns(generations, GenerationRow)
-_INSERT = insert(generations)
+_INSERT = Prepared(insert(generations).values({c.name: bindparam(c.name) for c in generations.c}))
 _BY_ID = select(*_G).where(generations.c.id == bindparam("generation_id"))
-_SETTLE = (
+_SETTLE = Prepared(
     update(generations)
     .where(generations.c.id == bindparam("generation_id"), generations.c.settled_at.is_(None))
     .values(
@@ -52,8 +52,8 @@ class Generations:
         held_prompt_micros: int,
         created_at: datetime,
     ) -> None:
-        self._c.execute(
-            _INSERT,
+        _INSERT.rows(
+            self._c,
             {
                 "id": generation_id,
                 "key_id": key_id,
@@ -102,7 +102,7 @@ class Generations:
             "usage_estimated": usage_estimated,
             "provider_status": provider_status,
         }
-        return self._c.execute(_SETTLE, params).first() is not None
+        return _SETTLE.first(self._c, params) is not None
 
     def by_id(self, generation_id: str) -> GenerationRow | None:
         return to(GenerationRow, self._c.execute(_BY_ID, {"generation_id": generation_id}).first())

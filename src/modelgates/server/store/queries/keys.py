@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypedDict
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, to, utc
+from modelgates.server.store.queries._common import Prepared, columns, to, utc
 from modelgates.server.store.rows import KeyRow
 from modelgates.server.store.tables import api_keys
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 _KEY = columns(api_keys, KeyRow)
 _INSERT = insert(api_keys).returning(api_keys.c.id)
-_BY_HASH = select(*_KEY).where(api_keys.c.hash == bindparam("key_hash"))
+_BY_HASH = Prepared(select(*_KEY).where(api_keys.c.hash == bindparam("key_hash")))
 _BY_ID = select(*_KEY).where(api_keys.c.id == bindparam("key_id"))
 _OF_USER = select(*_KEY).where(api_keys.c.user_id == bindparam("user_id")).order_by(api_keys.c.id)
 _DELETE = delete(api_keys).where(api_keys.c.id == bindparam("key_id"))
@@ -110,7 +110,7 @@ class Keys:
         )
 
     def by_hash(self, key_hash: str) -> KeyRow | None:
-        return to(KeyRow, self._c.execute(_BY_HASH, {"key_hash": key_hash}).first())
+        return to(KeyRow, _BY_HASH.first(self._c, {"key_hash": key_hash}))
 
     def by_id(self, key_id: int) -> KeyRow | None:
         return to(KeyRow, self._c.execute(_BY_ID, {"key_id": key_id}).first())

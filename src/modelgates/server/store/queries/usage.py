@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, insert_unique, returned, to
+from modelgates.server.store.queries._common import (
+    Prepared,
+    columns,
+    insert_unique,
+    returned,
+    to,
+)
 from modelgates.server.store.rows import ChargeRow, KeyRow
 from modelgates.server.store.tables import api_keys, usage_charges
 
@@ -81,7 +87,7 @@ class Usage:
         """Hold ``amount`` on a live key if its window's usage, its open holds and ``amount``
         together fit its limit, atomically: whether it was held."""
         params = _params(key_id, now, day, week, month, amount=amount)
-        return self._c.execute(_HOLD, params).first() is not None
+        return _HOLD.first(self._c, params) is not None
 
     def settle(
         self, key_id: int, *, held: int, charge: int, day: int, week: int, month: int
@@ -93,7 +99,7 @@ class Usage:
         if charge < 0 or held < 0:
             raise ValueError("a settlement neither releases nor charges less than nothing")
         params = {"key_id": key_id, "day": day, "week": week, "month": month}
-        self._c.execute(_SETTLE, {**params, "amount": charge, "held": held})
+        _SETTLE.rows(self._c, {**params, "amount": charge, "held": held})
 
 
 def _params(
@@ -142,10 +148,10 @@ _ADMITS = (
     _k.limit_micros.is_(None) | (_LIMITED + _k.held_micros + _AMOUNT <= _k.limit_micros),
 )
 _CHARGE_KEY = update(api_keys).where(*_ADMITS).values(**_ADD).returning(*_KEY)
-_HOLD = (
+_HOLD = Prepared(
     update(api_keys).where(*_ADMITS).values(held_micros=_k.held_micros + _AMOUNT).returning(_k.id)
 )
-_SETTLE = (
+_SETTLE = Prepared(
     update(api_keys)
     .where(_k.id == bindparam("key_id"))
     .values(held_micros=_k.held_micros - bindparam("held", type_=BigInteger), **_ADD)

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy.exc
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from modelgates.server.store.engine import create_engine_for
 from modelgates.server.store.errors import StoreUnavailable
@@ -64,10 +64,6 @@ class _Queued(Generic[_R]):
         self.work = work
         self.deadline = deadline
         self.future: Future[_R] = Future()
-
-
-class _GroupBroken(Exception):
-    """SQLite rolled the group's whole transaction back: its savepoints are gone too."""
 
 
 class Store:
@@ -194,8 +190,8 @@ class Store:
                 try:
                     result = queued.work(Transaction(connection))
                 except BaseException as error:
-                    if not _in_transaction(connection):
-                        raise _GroupBroken from error
+                    # Raises in turn when SQLite rolled the whole transaction back (it does on
+                    # some errors), savepoints and all: then the group has failed.
                     savepoint.rollback()
                     answers.append((_unavailable_or_itself(error), None))
                 else:
@@ -226,13 +222,6 @@ class Store:
         self._executor.shutdown(wait=True)
         if self._writer_lock is not None:
             self._writer_lock.close()
-
-
-def _in_transaction(connection: Connection) -> bool:
-    """Whether SQLite still has the transaction open (it rolls it back itself on some errors,
-    such as a full disk or ``INSERT OR ROLLBACK``)."""
-    driver = connection.connection.driver_connection
-    return isinstance(driver, sqlite3.Connection) and driver.in_transaction
 
 
 def _unavailable_or_itself(error: BaseException) -> BaseException:

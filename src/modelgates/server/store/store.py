@@ -166,14 +166,18 @@ class Store:
             self._run_group(group)
 
     def _run_group(self, group: list[_Queued[Any]]) -> None:
+        answers = None
         try:
-            answers = self._together(group)
+            with self._writing():
+                answers = self._together(group)
         except BaseException:
-            # The group's transaction failed, not one work: each runs again as if never grouped
-            # (a work that caused it fails again, alone).
-            for queued in group:
-                self._answer_alone(queued)
-            return
+            if answers is None:
+                # The group's transaction failed, not one work: each runs again as if never
+                # grouped (a work that caused it fails again, alone).
+                for queued in group:
+                    self._answer_alone(queued)
+                return
+            # Committed: the answers stand, whatever failed after (only the lock's release can).
         for queued, (error, result) in zip(group, answers, strict=True):
             if error is None:
                 queued.future.set_result(result)
@@ -184,7 +188,7 @@ class Store:
         """The works in one transaction, each in a savepoint: each one's error or result, once
         the transaction has committed."""
         answers: list[tuple[BaseException | None, Any]] = []
-        with self._writing(), self.engine.begin() as connection:
+        with self.engine.begin() as connection:
             for queued in group:
                 savepoint = connection.begin_nested()
                 try:

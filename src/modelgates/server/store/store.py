@@ -47,11 +47,13 @@ from modelgates.server.store.writer_lock import WriterLock, writer_lock_for
 _R = TypeVar("_R")
 
 #: The most transactions one SQLite commit takes. The group holds the write lock, and with it
-#: every other process on the database, for all its works' statements: an exchange's take
-#: ~0.3 ms, so a full group holds it ~5 ms plus its one fsync, the time of about three lone
-#: transactions. A process has at most one transaction queued per request in flight, so at the
-#: usual tens of connections per process the bound seldom bites; past it (hundreds in flight) it
-#: keeps the turns of the processes short and the one fsync already under a fifth of a turn.
+#: every other process on the database, for all its works' statements. Measured in-process on
+#: the bench machine, an exchange's statements take ~0.5 ms and a commit's fsync ~3 ms: a lone
+#: exchange holds the lock ~3.5 ms, a group of 16 ~8.5 ms plus one fsync, ~12 ms, where 16
+#: alone would take ~55 ms. The fsync is then a quarter of the turn; doubling the bound would
+#: save at most another eighth while doubling how long the other processes wait for one turn.
+#: A process has one transaction queued per request in flight, so at the tens of connections
+#: per process a server usually sees the bound seldom bites.
 GROUP_LIMIT = 16
 
 

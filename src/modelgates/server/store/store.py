@@ -48,9 +48,9 @@ _R = TypeVar("_R")
 
 #: The most transactions one SQLite commit takes. The group holds the write lock, and with it
 #: every other process on the database, for all its works' statements. Measured in-process on
-#: the bench machine, an exchange's statements take ~0.5 ms and a commit's fsync ~3 ms: a lone
-#: exchange holds the lock ~3.5 ms, a group of 16 ~8.5 ms plus one fsync, ~12 ms, where 16
-#: alone would take ~55 ms. The fsync is then a quarter of the turn; doubling the bound would
+#: the bench machine, an exchange's statements take ~0.5 ms and a commit's fsync 2-3 ms: a lone
+#: exchange holds the lock ~3 ms, a group of 16 ~8.5 ms plus one fsync, ~11 ms, where 16 alone
+#: would take ~50 ms. The fsync is then a quarter of the turn; doubling the bound would
 #: save at most another eighth while doubling how long the other processes wait for one turn.
 #: A process has one transaction queued per request in flight, so at the tens of connections
 #: per process a server usually sees the bound seldom bites.

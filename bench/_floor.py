@@ -27,14 +27,14 @@ _CODE_COLUMNS = (
 _KEY_COLUMNS = (
     "hash, user_id, app_id, label, is_management, limit_micros, limit_reset, usage_micros, "
     "day_index, day_micros, week_index, week_micros, month_index, month_micros, expires_at, "
-    "created_at, disabled, revoked_at"
+    "created_at, disabled, revoked_at, held_micros"
 )
 
 #: One exchange, in order, with ``:name`` parameters (BEGIN and COMMIT around them).
 STATEMENTS = (
     f"SELECT {_CODE_COLUMNS} FROM auth_codes WHERE code_hash = :code_hash",
     f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (:key_hash, :user_id, :app_id, 'Bench', "
-    ":false, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, :now, :false, NULL) RETURNING id",
+    ":false, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, :now, :false, NULL, 0) RETURNING id",
     "UPDATE auth_codes SET pending_challenge = NULL, spent_at = :now, key_id = :key_id, "
     "sealed_key = :sealed WHERE id = :code_id AND spent_at IS NULL AND expires_at > :now "
     "AND failed_attempts < 5",

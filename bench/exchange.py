@@ -225,9 +225,7 @@ async def _service_made_code(database_url: str) -> dict[str, Any]:
             code_challenge=pkce.s256_challenge(pkce.create_verifier()),
             code_challenge_method="S256",
         )
-        app = apps.identify(
-            callback_url=callback, http_referer=None, title="Bench", categories=None
-        )
+        app = apps.identify(callback_url=callback, title="Bench", categories=None)
         now = datetime.now(timezone.utc)
         created = await codes.create_code(
             store, user_id=user_id, request=request, app=app, now=now, ttl=timedelta(minutes=10)

@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelgates.server.services import keys
+from modelgates.server.services.secrets import new_api_key
 from modelgates.server.store import Transaction
 from tests.conftest import UPSTREAM_KEY, Account, run, utcnow
 from tests.gateway.conftest import Gateway, serving, usd
@@ -38,12 +39,14 @@ def app_key(gateway: Gateway, user: Account, title: str) -> str:
     issued it; that path has tests of its own)."""
 
     async def make(store: Any) -> str:
+        now, key = utcnow(), new_api_key()
+        origin = f"https://{secrets.token_hex(4)}.example"
+
         def insert(tx: Transaction) -> str:
-            now = utcnow()
-            app = tx.apps.upsert(f"https://{secrets.token_hex(4)}.example", None, now)
+            app = tx.apps.upsert(origin, None, now)
             tx.apps.claim_title(app.id, user.user_id, title, now)
             issued = keys.insert_new_key(
-                tx, user_id=user.user_id, label=f"{title}'s key", now=now, app_id=app.id
+                tx, key=key, user_id=user.user_id, label=f"{title}'s key", now=now, app_id=app.id
             )
             return issued.key
 

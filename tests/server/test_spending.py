@@ -12,6 +12,7 @@ import pytest
 
 from modelgates.server.services import ceiling, keys, spending
 from modelgates.server.services.ceiling import Outcome
+from modelgates.server.services.secrets import new_api_key
 from modelgates.server.store import KeyRow, Store, Transaction
 from tests.conftest import Account, create_account
 from tests.server.pages import fast_password_hashing
@@ -44,12 +45,13 @@ PRICE = ceiling.Price(
 async def app_key(store: Store, user: Account, title: str) -> KeyRow:
     """A key of ``user``'s, without a limit, held by a new app titled ``title``."""
 
+    origin, key = f"https://{secrets.token_hex(4)}.example", new_api_key()
+
     def make(tx: Transaction) -> KeyRow:
-        origin = f"https://{secrets.token_hex(4)}.example"
         app = tx.apps.upsert(origin, None, NOW)
         tx.apps.claim_title(app.id, user.user_id, title, NOW)
         issued = keys.insert_new_key(
-            tx, user_id=user.user_id, label=f"{title} key", now=NOW, app_id=app.id
+            tx, key=key, user_id=user.user_id, label=f"{title} key", now=NOW, app_id=app.id
         )
         return issued.row
 

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from modelgates.models.base import MAX_KEY_LABEL_LENGTH, KeyLabel
 from modelgates.models.keys import KeyRecord
-from modelgates.server.services import apps, keys, sessions
+from modelgates.server.services import apps, keys, secrets, sessions
 from modelgates.server.services.errors import InvalidInput, NotFound
 from modelgates.server.store import KeyRow, Store, Transaction
 
@@ -169,6 +169,9 @@ async def create_management_key(
         valid = False
     if not valid:
         raise InvalidInput("name", f"must be 1 to {MAX_KEY_LABEL_LENGTH} printable characters")
+    key = secrets.new_api_key()
     return await store.run(
-        lambda tx: keys.insert_new_key(tx, user_id=user_id, label=name, now=now, is_management=True)
+        lambda tx: keys.insert_new_key(
+            tx, key=key, user_id=user_id, label=name, now=now, is_management=True
+        )
     )

@@ -32,6 +32,7 @@ class IssuedKey:
 def insert_new_key(
     tx: Transaction,
     *,
+    key: str,
     user_id: str,
     label: str,
     now: datetime,
@@ -40,10 +41,9 @@ def insert_new_key(
     limit_micros: int | None = None,
     limit_reset: str | None = None,
     expires_at: datetime | None = None,
-    key: str | None = None,
 ) -> IssuedKey:
-    """Insert a new key (``key``, when the caller made it beforehand)."""
-    key = key or secrets.new_api_key()
+    """Insert ``key``, a new secret (:func:`.secrets.new_api_key`) made before the transaction,
+    which may run twice (:meth:`.Store.run`)."""
     row = tx.keys.insert(
         key_hash=secrets.sha256_hex(key),
         user_id=user_id,
@@ -69,6 +69,7 @@ async def create_key_for_user(
     """A key an operator makes for a user (the CLI's ``keys create``): the management API's
     request, so the API's rules (the wire model's) hold for it too."""
     _check_future(request.expires_at, now)
+    key = secrets.new_api_key()
 
     def create(tx: Transaction) -> IssuedKey:
         user = tx.users.by_email(email.strip().lower())
@@ -76,6 +77,7 @@ async def create_key_for_user(
             raise NotFound(f"no user with e-mail {email}")
         return insert_new_key(
             tx,
+            key=key,
             user_id=user.id,
             label=request.name,
             now=now,
@@ -188,9 +190,11 @@ async def create_managed(
 ) -> tuple[str, ManagedKey]:
     """A new key for the caller's user: the secret (shown once) and its record."""
     _check_future(request.expires_at, now)
+    key = secrets.new_api_key()
     issued = await store.run(
         lambda tx: insert_new_key(
             tx,
+            key=key,
             user_id=caller.user_id,
             label=request.name,
             now=now,

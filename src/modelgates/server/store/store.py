@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy.exc
@@ -135,14 +135,16 @@ class Store:
         self._executor.submit(self._run_queued)
         return await asyncio.wrap_future(queued.future)
 
-    def _transaction(self, work: Callable[[Transaction], _R], deadline: float) -> _R:
-        """``work`` alone in a transaction of its own."""
+    def _transaction(
+        self, work: Callable[[Transaction], _R], deadline: float, *, locked: bool = False
+    ) -> _R:
+        """``work`` alone in a transaction of its own (``locked``: the writer lock is held)."""
         if time.monotonic() > deadline:
             # Queued longer than a request may wait for a connection: unavailable, as the pool
             # says when its own wait runs out.
             raise StoreUnavailable("TimeoutError: no database connection free in time")
         try:
-            with self._writing(), self.engine.begin() as connection:
+            with nullcontext() if locked else self._writing(), self.engine.begin() as connection:
                 return work(Transaction(connection))
         except CANDIDATES as error:
             if is_unavailable(error):
@@ -150,6 +152,33 @@ class Store:
             raise
 
     def _run_queued(self) -> None:
+        if not self._queue:
+            return  # an earlier turn's group took this turn's work
+        group: list[_Queued[Any]] = []
+        answers = None
+        try:
+            # The turn at the writer lock comes first, then the group is taken: what queued
+            # while the other processes wrote joins it.
+            with self._writing():
+                group = self._take()
+                if len(group) == 1:
+                    answers = [self._attempt(group[0], locked=True)]
+                elif group:
+                    answers = self._together(group)
+        except BaseException:
+            if answers is None:
+                # The lock or the group's transaction failed, not one work: each runs again as
+                # if never grouped (a work that caused it fails again, alone).
+                for queued in group or self._take():
+                    _answer(queued, self._attempt(queued))
+                return
+            # Committed: the answers stand, whatever failed after (only the lock's release can).
+        for queued, answer in zip(group, answers or [], strict=True):
+            _answer(queued, answer)
+
+    def _take(self) -> list[_Queued[Any]]:
+        """The works queued now, up to :data:`GROUP_LIMIT`; those whose callers gave up are
+        dropped, and those past their deadline answered unavailable."""
         group: list[_Queued[Any]] = []
         while len(group) < GROUP_LIMIT:
             try:
@@ -159,32 +188,10 @@ class Store:
             if not queued.future.set_running_or_notify_cancel():
                 continue  # its caller gave up waiting
             if time.monotonic() > queued.deadline:
-                self._answer_alone(queued)  # answered unavailable, as alone
+                _answer(queued, self._attempt(queued))  # unavailable, at once
             else:
                 group.append(queued)
-        if len(group) == 1:
-            self._answer_alone(group[0])
-        elif group:
-            self._run_group(group)
-
-    def _run_group(self, group: list[_Queued[Any]]) -> None:
-        answers = None
-        try:
-            with self._writing():
-                answers = self._together(group)
-        except BaseException:
-            if answers is None:
-                # The group's transaction failed, not one work: each runs again as if never
-                # grouped (a work that caused it fails again, alone).
-                for queued in group:
-                    self._answer_alone(queued)
-                return
-            # Committed: the answers stand, whatever failed after (only the lock's release can).
-        for queued, (error, result) in zip(group, answers, strict=True):
-            if error is None:
-                queued.future.set_result(result)
-            else:
-                queued.future.set_exception(error)
+        return group
 
     def _together(self, group: list[_Queued[Any]]) -> list[tuple[BaseException | None, Any]]:
         """The works in one transaction, each in a savepoint: each one's error or result, once
@@ -205,13 +212,14 @@ class Store:
                     answers.append((None, result))
         return answers
 
-    def _answer_alone(self, queued: _Queued[Any]) -> None:
+    def _attempt(
+        self, queued: _Queued[Any], *, locked: bool = False
+    ) -> tuple[BaseException | None, Any]:
+        """``queued`` alone: its error, or its result."""
         try:
-            result = self._transaction(queued.work, queued.deadline)
+            return None, self._transaction(queued.work, queued.deadline, locked=locked)
         except BaseException as error:
-            queued.future.set_exception(error)
-        else:
-            queued.future.set_result(result)
+            return error, None
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -228,6 +236,14 @@ class Store:
         self._executor.shutdown(wait=True)
         if self._writer_lock is not None:
             self._writer_lock.close()
+
+
+def _answer(queued: _Queued[Any], answer: tuple[BaseException | None, Any]) -> None:
+    error, result = answer
+    if error is None:
+        queued.future.set_result(result)
+    else:
+        queued.future.set_exception(error)
 
 
 def _unavailable_or_itself(error: BaseException) -> BaseException:

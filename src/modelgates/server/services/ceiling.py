@@ -161,9 +161,9 @@ async def hold(
         current = keys.live_key(tx, credential, now)
         output, capped = _output_tokens(current, price, prompt_cost, requested_max_tokens, now)
         amount = prompt_cost + price.cost(0, output or 0)
-        if not tx.usage.hold(current.id, amount, now, periods.day, periods.week, periods.month):
-            # Another request took what was left between the read and the hold.
-            raise _limit_exceeded(windows.usage_of(current, now).remaining or 0)
+        # The key's row is changed last: on PostgreSQL its lock is then held only from the
+        # hold to the commit, and every request of the key waits for that lock. A hold that
+        # fails rolls the insert back with it.
         tx.generations.insert(
             generation_id=generation_id,
             key_id=current.id,
@@ -176,6 +176,9 @@ async def hold(
             held_prompt_micros=prompt_cost,
             created_at=now,
         )
+        if not tx.usage.hold(current.id, amount, now, periods.day, periods.week, periods.month):
+            # Another request took what was left between the read and the hold.
+            raise _limit_exceeded(windows.usage_of(current, now).remaining or 0)
         limited = current.limit_micros is not None
         # The provider must not produce more than was held for; without a limit, the request's
         # own cap (or the provider's default) stands unless it was over the model's.

@@ -235,3 +235,30 @@ def _cell(value: object) -> str:
 
 def python() -> str:
     return sys.executable
+
+
+#: The HTTP servers a benchmark can serve our app with: uvicorn is what ``modelgates serve``
+#: runs; granian (the ``bench`` extra) is measured against it on the same app, never shipped.
+SERVERS = ("uvicorn", "granian")
+
+
+def serve_argv(server: str, port: int, workers: int) -> list[str]:
+    """The command that serves our app on 127.0.0.1:``port`` with ``workers`` processes, its
+    settings read from the ``MODELGATES_*`` variables (the database already migrated).
+
+    uvicorn through ``modelgates serve`` itself. granian serves the same factory that each of
+    serve's workers imports, with uvloop like uvicorn's, the same backlog and no access log
+    (our JSON line is the app's); it has none of serve's additions (the head limits of
+    ``http_limits``, forwarded headers), which are uvicorn-specific.
+    """
+    if server == "uvicorn":
+        argv = [python(), "-m", "modelgates.cli", "serve", "--port", str(port)]
+        return argv + (["--workers", str(workers)] if workers > 1 else [])
+    if server == "granian":
+        return [
+            python(), "-m", "granian", "--interface", "asgi", "--factory", "--loop", "uvloop",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--backlog", "2048", "--no-access-log", "--log-level", "warning",
+            "modelgates.server.app:create_app_from_env",
+        ]  # fmt: skip
+    raise SystemExit(f"unknown server {server!r}: one of {', '.join(SERVERS)}")

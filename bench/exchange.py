@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/exchange.py [--quick] [--db sqlite,postgresql] [--rounds N]
                                        [--seconds S] [--workers N] [--profile] [--ab DIR]
+                                       [--server granian]
 
 For each database: start ``modelgates serve`` and the peer's ``serve.sh`` (2 gunicorn workers)
 on the same kind of database; then, over several rounds in alternating order, mint a fresh batch
@@ -11,6 +12,8 @@ request. Between rounds, the database's floor: the same statements, straight thr
 Then a paced run at half our peak rate for latency, and each worker's peak RSS.
 ``--profile`` samples our workers with py-spy during one more round (``pip install -e '.[bench]'``).
 ``--ab DIR`` adds a third contender: our server from a scratch copy of ``src/`` (a proposal).
+``--server granian`` adds another: the same app served by granian instead of uvicorn, with as
+many workers (``_common.serve_argv``).
 
 Durability is equal on both sides: SQLite in WAL with synchronous=FULL (an fsync per commit),
 PostgreSQL with its defaults (fsync on, synchronous_commit on). The script prints both.
@@ -32,6 +35,7 @@ import _floor
 from _common import (
     PEERS,
     ROOT,
+    SERVERS,
     WORK,
     WRK_LUA,
     Service,
@@ -47,6 +51,7 @@ from _common import (
     require_peers,
     run_wrk_on,
     say,
+    serve_argv,
     table,
 )
 from _paced import paced
@@ -96,11 +101,15 @@ class ModelGates(Contender):
     path = "/api/v1/auth/keys"
     content_type = "application/json"
 
-    def __init__(self, db: str, workers: int, src: Path | None = None) -> None:
+    def __init__(
+        self, db: str, workers: int, src: Path | None = None, server: str = "uvicorn"
+    ) -> None:
         super().__init__()
+        self.database = "mg_bench"
         if src is not None:
-            self.name = f"modelgates@{src}"
-        self.database = "mg_bench" if src is None else "mg_bench_b"
+            self.name, self.database = f"modelgates@{src}", "mg_bench_b"
+        if server != "uvicorn":
+            self.name, self.database = f"modelgates-{server}", f"mg_bench_{server}"
         if db == "sqlite":
             file = WORK / f"{self.database}.sqlite3"
             remove_sqlite(file)
@@ -131,10 +140,7 @@ class ModelGates(Contender):
         )
         self.template = asyncio.run(_service_made_code(self.database_url))
         port = free_port()
-        serve = [*cli, "serve", "--port", str(port)]
-        if workers > 1:
-            serve += ["--workers", str(workers)]
-        self.service = Service(self.database, serve, port, self.env)
+        self.service = Service(self.database, serve_argv(server, port, workers), port, self.env)
 
     def mint(self, n: int) -> Path:
         """``n`` codes with the very row ``services.codes.create_code`` wrote for the template
@@ -305,11 +311,15 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     contenders: list[Contender] = [ours]
     if args.ab:
         contenders.append(ModelGates(db, workers, args.ab))
+    for server in args.server:
+        if server != "uvicorn":
+            contenders.append(ModelGates(db, workers, server=server))
     peer = Peer(db)
     contenders.append(peer)
     say(
         f"modelgates serve: {workers} process(es)"
         + ("" if serve_has_workers() else " (this modelgates serve has no --workers flag)")
+        + "".join(f"; modelgates-{s}: the same app, {workers} process(es)" for s in args.server[1:])
         + f"; peer: gunicorn, 2 sync workers; wrk -t1 -c{args.conns} -d{args.seconds:g}s"
     )
     floor: dict[int, list[dict[str, float]]] = {1: [], args.conns: []}
@@ -445,7 +455,14 @@ def main() -> None:
     parser.add_argument(
         "--ab", type=Path, metavar="DIR", help="also serve this copy of src/ (a proposed change)"
     )
+    parser.add_argument(
+        "--server",
+        default="uvicorn",
+        help=f"also serve our app with these HTTP servers ({', '.join(SERVERS[1:])}), as more "
+        "contenders; uvicorn (modelgates serve) always runs",
+    )
     args = parser.parse_args()
+    args.server = ["uvicorn", *(s for s in args.server.split(",") if s != "uvicorn")]
     require_peers("bench/exchange.py", DOT / "serve.sh", WRK_LUA)
     if shutil.which("wrk") is None:
         raise SystemExit("bench/exchange.py needs wrk: apt-get install -y wrk")

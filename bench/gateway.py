@@ -3,6 +3,7 @@
     .venv/bin/python bench/gateway.py [--quick] [--db sqlite,postgresql] [--rounds N]
                                       [--seconds S] [--conns 16,64] [--modes json,stream]
                                       [--no-scaling] [--profile] [--ab DIR]
+                                      [--server granian]
 
 One upstream, the peers' ``fake_openai.py`` (16 completion tokens, answered at once, so what a
 gateway costs is all that is measured), and in front of it, all on 127.0.0.1: ModelGates'
@@ -23,7 +24,8 @@ the first streamed byte); each worker's peak RSS; and the ceiling, read from the
 everything settled: the key's usage equals the sum of its generations' charges, each completed
 generation is charged its tokens' price, and nothing is held. ``--profile`` samples ModelGates'
 worker with py-spy during one more round of each mode (``pip install -e '.[bench]'``). ``--ab
-DIR`` adds ModelGates served from a copy of ``src/`` (a proposed change) as one more contender.
+DIR`` adds ModelGates served from a copy of ``src/`` (a proposed change) as one more contender;
+``--server granian``, ModelGates (1 worker) served by granian instead of uvicorn.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any
 from _common import (
     PEERS,
     ROOT,
+    SERVERS,
     WORK,
     WRK_LUA,
     Service,
@@ -55,6 +58,7 @@ from _common import (
     require_peers,
     run_wrk_on,
     say,
+    serve_argv,
     table,
 )
 from _paced import paced
@@ -181,12 +185,22 @@ class ModelGates(Contender):
     path = "/api/v1/chat/completions"
     model = "bench/fake-model"
 
-    def __init__(self, db: str, workers: int, upstream: Upstream, src: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: str,
+        workers: int,
+        upstream: Upstream,
+        src: Path | None = None,
+        server: str = "uvicorn",
+    ) -> None:
         super().__init__()
         suffix = f"{db}-{workers}w" + ("" if src is None else "-ab")
         self.name = f"modelgates-{db}" + (f"x{workers}" if workers > 1 else "")
         if src is not None:
             self.name += f"@{src.parent.name}"
+        if server != "uvicorn":
+            suffix += f"-{server}"
+            self.name += f"-{server}"
         self.database = f"mg_gateway_{suffix.replace('-', '_')}"
         if db == "sqlite":
             file = WORK / f"{self.database}.sqlite3"
@@ -228,10 +242,7 @@ class ModelGates(Contender):
         )  # fmt: skip
         self.headers = {"Authorization": f"Bearer {key}"}
         port = free_port()
-        serve = [*cli, "serve", "--port", str(port)]
-        if workers > 1:
-            serve += ["--workers", str(workers)]
-        self.service = Service(self.database, serve, port, self.env)
+        self.service = Service(self.database, serve_argv(server, port, workers), port, self.env)
 
     def check_ceiling(self, timeout: float = 30) -> CeilingCheck:
         """Once every hold has settled (or ``timeout``): the key's usage, holds and charges,
@@ -443,7 +454,14 @@ def main() -> None:
     parser.add_argument("--no-scaling", action="store_true", help="no 2-worker contender")
     parser.add_argument("--profile", action="store_true", help="py-spy our worker, one round")
     parser.add_argument("--ab", type=Path, metavar="DIR", help="also serve this copy of src/")
+    parser.add_argument(
+        "--server",
+        default="",
+        help="also serve ModelGates (1 worker, the first database) with these HTTP servers "
+        f"({', '.join(SERVERS[1:])}); uvicorn (modelgates serve) always runs",
+    )
     args = parser.parse_args()
+    args.server = [s for s in args.server.split(",") if s and s != "uvicorn"]
     needed = [UPSTREAM_SCRIPT, WRK_LUA] + ([] if args.no_litellm else [LITELLM / "serve.sh"])
     require_peers("bench/gateway.py", *needed)
     if shutil.which("wrk") is None:
@@ -475,6 +493,8 @@ def main() -> None:
             started.append(two)
         if args.ab:
             started.append(ModelGates(dbs[0], 1, upstream, args.ab))
+        for server in args.server:
+            started.append(ModelGates(dbs[0], 1, upstream, server=server))
         litellm = None if args.no_litellm else LiteLLM(upstream, 1)
         if litellm is not None:
             started.append(litellm)

@@ -46,7 +46,7 @@ def serve(args: argparse.Namespace) -> None:
             "host": settings.host,
             "port": port,
             "log_config": LOG_CONFIG,
-            "access_log": False,  # ours: one JSON line per request (observability.RequestLog)
+            "access_log": False,  # ours: one JSON line per request (outer.OuterLayer)
             # Forwarded headers only from the load balancers named (docs/deploy.md): anyone
             # else could claim any client address and dodge the per-address limits.
             "proxy_headers": bool(settings.forwarded_allow_ips),

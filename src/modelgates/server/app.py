@@ -22,7 +22,6 @@ from starlette.routing import Route
 
 from modelgates.models.endpoints import ENDPOINTS, Endpoint
 from modelgates.server.api.context import AppContext, utcnow
-from modelgates.server.api.headers import ApiHeaders
 from modelgates.server.api.health import readyz
 from modelgates.server.api.responses import EXCEPTION_HANDLERS, error_response
 from modelgates.server.api.routing import api_routes
@@ -30,14 +29,13 @@ from modelgates.server.docs.endpoint import PATH as DOCS_MCP_PATH
 from modelgates.server.docs.endpoint import McpEndpoint
 from modelgates.server.gateway.completions import Gateway
 from modelgates.server.gateway.providers import empty_catalogue, load_catalogue
-from modelgates.server.observability import Metrics, RequestLog, configure_logging
+from modelgates.server.observability import Metrics, configure_logging
+from modelgates.server.outer import OuterLayer
 from modelgates.server.ratelimit import RateLimiter
 from modelgates.server.secret import server_secret
 from modelgates.server.services import ceiling, codes
 from modelgates.server.settings import Settings, provider_key
 from modelgates.server.store import Store
-from modelgates.server.transport import TransportSecurity
-from modelgates.server.web import PageHeaders
 from modelgates.server.web import errors as web_errors
 from modelgates.server.web import routes as web_routes
 
@@ -118,13 +116,7 @@ def create_app(
         routes.append(Route("/metrics", _metrics_endpoint(settings.metrics_token, metrics)))
     app = Starlette(
         routes=routes,
-        middleware=[
-            # Outermost, so that even RequestLog's bare 500 carries it.
-            Middleware(TransportSecurity),
-            Middleware(RequestLog, metrics=metrics),
-            Middleware(ApiHeaders, endpoints=endpoints),
-            Middleware(PageHeaders),
-        ],
+        middleware=[Middleware(OuterLayer, metrics=metrics, endpoints=endpoints)],
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: web_errors.on_http_exception},
         lifespan=lifespan,
     )

@@ -1,4 +1,5 @@
-"""One JSON log line per request, request ids, and Prometheus metrics.
+"""One JSON log line per request, request ids, and Prometheus metrics (``outer.OuterLayer``
+calls them for every request).
 
 The log line carries the method, the path without its query (queries of ``/auth`` are harmless
 but need not be kept), the status, the latency and a request id; never a header or a body, so no
@@ -13,22 +14,27 @@ import logging
 import logging.config
 import re
 import secrets
-import time
 from datetime import datetime, timezone
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from modelgates.models.endpoints import EXCHANGE_AUTH_CODE
-from modelgates.server.api.responses import error_response
 from modelgates.server.services.ceiling import Settlement
-
-logger = logging.getLogger("modelgates.server")
 
 access_log = logging.getLogger("modelgates.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+#: An exchange's outcome by its answer's status; any other status is "failed".
+_EXCHANGE_OUTCOMES = {
+    200: "issued",
+    403: "refused",
+    400: "invalid",
+    429: "limited",
+    503: "unavailable",
+}
 
 
 class Metrics:
@@ -79,6 +85,24 @@ class Metrics:
             registry=self.registry,
         )
 
+        # The children that requests count in, found once per label set: ``labels()`` checks,
+        # hashes and locks on every call. Routes, methods (httptools parses a fixed set) and
+        # statuses are bounded, and the registry keeps each child anyway.
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+    def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count and time one answered request; ``route`` is its endpoint's name."""
+        self._child(self.requests, route, method, str(status)).inc()
+        self._child(self.latency, route).observe(seconds)
+        if route == EXCHANGE_AUTH_CODE.operation_id:
+            self._child(self.exchanges, _EXCHANGE_OUTCOMES.get(status, "failed")).inc()
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        child = self._children.get((metric, labels))
+        if child is None:
+            child = self._children[metric, labels] = metric.labels(*labels)
+        return child
+
     def completion_settled(self, model: str, status: str, settlement: Settlement) -> None:
         """The gateway's meter (``Gateway(meter=...)``): called once a completion."""
         self.completions.labels(model, status).inc()
@@ -90,76 +114,27 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-_EXCHANGE_OUTCOMES = {
-    200: "issued",
-    403: "refused",
-    400: "invalid",
-    429: "limited",
-    503: "unavailable",
-}
+def request_id(scope: Scope) -> str:
+    """The request's id: a well-formed ``X-Request-Id`` of the request's, else a new one."""
+    given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+    return given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
 
 
-class RequestLog:
-    """Logs and measures every HTTP request, and answers one that failed unexpectedly.
-
-    It is the outermost of our layers, so that the 500 of an unexpected error carries the request
-    id and ``Cache-Control: no-store`` like every other answer: Starlette's own last-resort
-    handler answers outside every middleware.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
-        status = 500
-        answering = False
-
-        async def send_logged(message: Message) -> None:
-            nonlocal status, answering
-            if message["type"] == "http.response.start":
-                status, answering = message["status"], True
-                MutableHeaders(scope=message)["x-request-id"] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_logged)
-        except Exception:
-            if answering:  # mid-answer, nothing better can be said
-                raise
-            # The traceback goes to the server's log (it holds no request bodies); the client
-            # learns only that something failed.
-            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            answer = error_response(500, "Internal server error.")
-            answer.headers["cache-control"] = "no-store"
-            await answer(scope, receive, send_logged)
-        finally:
-            elapsed = time.perf_counter() - started
-            endpoint = scope.get("endpoint")
-            route = getattr(endpoint, "__name__", "unmatched")
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route).observe(elapsed)
-            if route == EXCHANGE_AUTH_CODE.operation_id:
-                self.metrics.exchanges.labels(_EXCHANGE_OUTCOMES.get(status, "failed")).inc()
-            access_log.info(
-                json.dumps(
-                    {
-                        "at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "latency_ms": round(elapsed * 1000, 2),
-                        "client": scope["client"][0] if scope.get("client") else None,
-                    }
-                )
-            )
+def log_request(scope: Scope, request_id: str, status: int, seconds: float) -> None:
+    """The request's line in the access log."""
+    access_log.info(
+        json.dumps(
+            {
+                "at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "latency_ms": round(seconds * 1000, 2),
+                "client": scope["client"][0] if scope.get("client") else None,
+            }
+        )
+    )
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -63,8 +63,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 #: Statuses that carry ``Retry-After``.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
-#: Every answer under /api/ carries this (added by ``ApiHeaders``, and by ``RequestLog`` to the
-#: 500 of an unexpected error).
+#: Every answer under /api/ carries this, the 500 of an unexpected error too (``outer.OuterLayer``).
 _NO_STORE_HEADER = {"$ref": "#/components/headers/CacheControl"}
 
 _ATTRIBUTION_HEADERS: tuple[dict[str, Any], ...] = (

@@ -101,4 +101,4 @@ EXCEPTION_HANDLERS = {
     HTTPException: on_http_exception,
     StoreUnavailable: on_unavailable,
     RateLimiterUnavailable: on_unavailable,
-}  # an unexpected error is answered by observability.RequestLog, the outermost layer
+}  # an unexpected error is answered by outer.OuterLayer, the outermost layer

@@ -1,7 +1,6 @@
 """The consent and account pages: server-rendered HTML, one stylesheet, no JavaScript needed
 (one small script adds Copy buttons where it can)."""
 
-from modelgates.server.web.headers import PageHeaders
 from modelgates.server.web.routes import routes
 
-__all__ = ["PageHeaders", "routes"]
+__all__ = ["routes"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Executable, Row, Table
+from sqlalchemy import Dialect, Executable, Insert, Row, Table, bindparam, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import UpdateBase
@@ -36,6 +36,13 @@ def to(row_type: type[_R], row: Row[Any] | tuple[Any, ...] | None) -> _R | None:
     return None if row is None else row_type(*row)
 
 
+def returned_id(row: tuple[Any, ...] | None) -> int:
+    """The id an INSERT ... RETURNING id gave back."""
+    if row is None:
+        raise RuntimeError("the statement returned no id")
+    return int(row[0])
+
+
 def returned(row_type: type[_R], row: Row[Any] | None) -> _R:
     """The row a statement with RETURNING gave back, as ``row_type``: one it must give back."""
     if row is None:
@@ -60,6 +67,14 @@ def insert_unique(
         raise DuplicateError(duplicate) from None
 
 
+def bound_insert(table: Table, *, generated: tuple[str, ...] = ("id",)) -> Insert:
+    """An INSERT of every column of ``table`` but the ``generated`` ones, each a bound parameter
+    of its own name: a :class:`Prepared` statement takes exactly these."""
+    return insert(table).values(
+        {c.name: bindparam(c.name) for c in table.c if c.name not in generated}
+    )
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -72,12 +87,13 @@ class _Compiled:
 
 
 class Prepared:
-    """A statement run on every request (a key's lookup, the ceiling's hold and settlement),
-    compiled once per dialect and run on the driver's cursor with SQLAlchemy's own type
-    processing, but without its per-execution machinery, which cost ~40 µs a statement against
-    the driver's ~2 µs (docs/performance.md). Driver errors leave as SQLAlchemy's exceptions, as
-    from :meth:`Connection.execute`, so that callers and :func:`..store.is_unavailable` read
-    them alike. Other statements run through :meth:`Connection.execute`."""
+    """A statement run on every request (a key's lookup, the ceiling's hold and settlement, the
+    exchange's four: the code's lookup, the key's insert, the claim, the audit event), compiled
+    once per dialect and run on the driver's cursor with SQLAlchemy's own type processing, but
+    without its per-execution machinery, which cost ~40 µs a statement against the driver's
+    ~2 µs (docs/performance.md). Driver errors leave as SQLAlchemy's exceptions, as from
+    :meth:`Connection.execute`, so that callers and :func:`..store.is_unavailable` read them
+    alike. Other statements run through :meth:`Connection.execute`."""
 
     def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self._statement = statement

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, to, utc
+from modelgates.server.store.queries._common import Prepared, bound_insert, columns, to, utc
 from modelgates.server.store.rows import AuditRow
 from modelgates.server.store.tables import audit_events
 
 _AUDIT = columns(audit_events, AuditRow)
-_INSERT = insert(audit_events)
+_INSERT = Prepared(bound_insert(audit_events))
 
 
 class Audit:
@@ -46,7 +46,7 @@ class Audit:
             "client_address": client_address,
             "detail": detail,
         }
-        self._c.execute(_INSERT, params)
+        _INSERT.rows(self._c, params)
 
     def times_of(self, user_id: str, event: str, since: datetime) -> list[datetime]:
         """When ``event`` happened to ``user_id`` since ``since``, newest first."""

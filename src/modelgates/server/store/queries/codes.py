@@ -7,14 +7,20 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import columns, insert_unique, returned, to
+from modelgates.server.store.queries._common import (
+    Prepared,
+    columns,
+    insert_unique,
+    returned,
+    to,
+)
 from modelgates.server.store.rows import CodeRow
 from modelgates.server.store.tables import auth_codes
 
 _CODE = columns(auth_codes, CodeRow)
 _INSERT = insert(auth_codes).returning(*_CODE)
-_BY_HASH = select(*_CODE).where(auth_codes.c.code_hash == bindparam("code_hash"))
-_CLAIM = (
+_BY_HASH = Prepared(select(*_CODE).where(auth_codes.c.code_hash == bindparam("code_hash")))
+_CLAIM = Prepared(
     update(auth_codes)
     .where(
         auth_codes.c.id == bindparam("code_id"),
@@ -28,6 +34,7 @@ _CLAIM = (
         key_id=bindparam("key_id"),
         sealed_key=bindparam("sealed_key"),
     )
+    .returning(auth_codes.c.id)
 )
 
 
@@ -88,7 +95,7 @@ class Codes:
         )
 
     def by_hash(self, code_hash: str) -> CodeRow | None:
-        return to(CodeRow, self._c.execute(_BY_HASH, {"code_hash": code_hash}).first())
+        return to(CodeRow, _BY_HASH.first(self._c, {"code_hash": code_hash}))
 
     def claim(
         self,
@@ -111,7 +118,7 @@ class Codes:
             "key_id": key_id,
             "sealed_key": sealed_key,
         }
-        return self._c.execute(_CLAIM, params).rowcount == 1
+        return _CLAIM.first(self._c, params) is not None
 
     def count_failed_attempt(self, code_id: int, max_failures: int) -> None:
         """One more wrong verifier; the code stops being pending once it has had too many."""

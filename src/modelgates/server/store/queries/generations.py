@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Date, bindparam, func, insert, select, update
+from sqlalchemy import Date, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import Prepared, columns, to
+from modelgates.server.store.queries._common import Prepared, bound_insert, columns, to
 from modelgates.server.store.rows import DailyChargeRow, GenerationRow
 from modelgates.server.store.tables import generations
 
 _G = columns(generations, GenerationRow)
-_INSERT = Prepared(insert(generations).values({c.name: bindparam(c.name) for c in generations.c}))
+_INSERT = Prepared(bound_insert(generations, generated=()))
 _BY_ID = select(*_G).where(generations.c.id == bindparam("generation_id"))
 _SETTLE = Prepared(
     update(generations)

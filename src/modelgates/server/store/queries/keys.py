@@ -9,10 +9,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from modelgates.server.store.queries._common import Prepared, columns, to, utc
+from modelgates.server.store.queries._common import (
+    Prepared,
+    bound_insert,
+    columns,
+    returned_id,
+    to,
+    utc,
+)
 from modelgates.server.store.rows import KeyRow
 from modelgates.server.store.tables import api_keys
 
@@ -20,7 +27,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 _KEY = columns(api_keys, KeyRow)
-_INSERT = insert(api_keys).returning(api_keys.c.id)
+_INSERT = Prepared(bound_insert(api_keys).returning(api_keys.c.id))
 _BY_HASH = Prepared(select(*_KEY).where(api_keys.c.hash == bindparam("key_hash")))
 _BY_ID = select(*_KEY).where(api_keys.c.id == bindparam("key_id"))
 _OF_USER = select(*_KEY).where(api_keys.c.user_id == bindparam("user_id")).order_by(api_keys.c.id)
@@ -85,7 +92,7 @@ class Keys:
             "revoked_at": None,
             "held_micros": 0,
         }
-        key_id = self._c.execute(_INSERT, params).scalar_one()
+        key_id = returned_id(_INSERT.first(self._c, params))
         return KeyRow(
             key_id,
             key_hash,

@@ -37,7 +37,7 @@ STATEMENTS = (
     ":false, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, :now, :false, NULL, 0) RETURNING id",
     "UPDATE auth_codes SET pending_challenge = NULL, spent_at = :now, key_id = :key_id, "
     "sealed_key = :sealed WHERE id = :code_id AND spent_at IS NULL AND expires_at > :now "
-    "AND failed_attempts < 5",
+    "AND failed_attempts < 5 RETURNING id",
     "INSERT INTO audit_events (created_at, event, user_id, key_hash, app_id, code_id, "
     "client_address, detail) VALUES (:now, 'key_issued', :user_id, :key_hash, :app_id, :code_id, "
     "'127.0.0.1', NULL)",
@@ -84,6 +84,7 @@ async def capture_exchange(database_url: str, body: dict[str, str]) -> list[str]
     from modelgates.models.oauth import ExchangeAuthCodeRequest
     from modelgates.server.services import codes
     from modelgates.server.store import Store
+    from modelgates.server.store.queries._common import Prepared
 
     store = Store.open(database_url, pool_size=1)
     seen: list[str] = []
@@ -92,9 +93,18 @@ async def capture_exchange(database_url: str, body: dict[str, str]) -> list[str]
         "before_cursor_execute",
         lambda _c, _cur, statement, *_rest: seen.append(statement),
     )
+    # Prepared statements go to the driver's cursor, past SQLAlchemy's events.
+    run_prepared = Prepared.rows
+
+    def recorded(self: Prepared, connection: Any, params: dict[str, Any]) -> Any:
+        seen.append(self._for(connection.dialect).sql)
+        return run_prepared(self, connection, params)
+
+    Prepared.rows = recorded  # type: ignore[method-assign]
     try:
         await codes.exchange(store, ExchangeAuthCodeRequest(**body), datetime.now(timezone.utc))
     finally:
+        Prepared.rows = run_prepared  # type: ignore[method-assign]
         await store.close()
     return seen
 

@@ -332,7 +332,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
             for contender in contenders[turn:] + contenders[:turn]:
                 contender.measure(args.seconds)
             for conns, runs in floor.items():
-                best = max([2000.0, *(run["rate"] for run in runs)])
+                best = max([5000.0, *(run["rate"] for run in runs)])
                 codes = ours.mint_for_floor(int(best * args.floor_seconds * 2) + 100)
                 runs.append(
                     _floor.run_floor(

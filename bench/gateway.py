@@ -419,7 +419,7 @@ AREAS = {
     "starlette (routing, middleware, request, response)": r"\(starlette/",
     "our API layer (auth, handler, event stream)": r"server/api/",
     "gateway: completions.py (read, forward, relay, settle)": r"server/gateway/completions",
-    "httpx + httpcore (the provider's HTTP)": r"\(httpx/|\(httpcore/",
+    "aiohttp (the provider's HTTP)": r"\(aiohttp/",
     "json (parse and dump bodies, chunks)": r"\(json/",
     "store thread: the transactions (hold, settle, key lookup)": r"\(concurrent/futures/thread",
     "store thread: SQLAlchemy": r"\(concurrent/futures/thread.*\(sqlalchemy/",

@@ -80,8 +80,9 @@ class _Compiled:
     sql: str
     #: The parameters' names in the SQL's order (positional drivers), else None (named ones).
     order: tuple[str, ...] | None
-    bind: dict[str, Callable[[Any], Any]]
-    #: The values the statement carries itself (its literals, as bound parameters).
+    #: The type processing of the parameters a caller gives.
+    bind: tuple[tuple[str, Callable[[Any], Any]], ...]
+    #: The values the statement carries itself (its literals, as bound parameters), processed.
     literals: dict[str, Any]
     result: tuple[Callable[[Any], Any] | None, ...]
 
@@ -103,23 +104,22 @@ class Prepared:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             done = self._statement.compile(dialect=dialect)
-            bind: dict[str, Callable[[Any], Any]] = {}
-            literals = {
-                name: parameter.effective_value
-                for name, parameter in done.binds.items()
-                if not parameter.required
-            }
+            bind = []
+            literals = {}
             for name, parameter in done.binds.items():
                 processor = parameter.type.dialect_impl(dialect).bind_processor(dialect)
-                if processor is not None:
-                    bind[name] = processor
+                if not parameter.required:
+                    value = parameter.effective_value
+                    literals[name] = value if processor is None else processor(value)
+                elif processor is not None:
+                    bind.append((name, processor))
             result = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in self._statement.exported_columns
             )
             order = tuple(done.positiontup) if done.positional and done.positiontup else None
             compiled = self._compiled[dialect.name] = _Compiled(
-                done.string, order, bind, literals, result
+                done.string, order, tuple(bind), literals, result
             )
         return compiled
 
@@ -127,12 +127,12 @@ class Prepared:
         """The statement's rows (none for a statement without RETURNING)."""
         dialect = connection.dialect
         compiled = self._for(dialect)
-        values = {
-            name: compiled.bind[name](value) if name in compiled.bind else value
-            for name, value in {**compiled.literals, **params}.items()
-        }
+        values = {**compiled.literals, **params}
+        for name, process in compiled.bind:
+            if name in values:
+                values[name] = process(values[name])
         driver_params: Any = (
-            values if compiled.order is None else tuple(values[name] for name in compiled.order)
+            values if compiled.order is None else tuple(map(values.__getitem__, compiled.order))
         )
         raw = connection.connection.dbapi_connection
         if raw is None:

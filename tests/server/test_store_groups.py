@@ -116,6 +116,27 @@ async def test_works_queued_behind_a_transaction_commit_together(
     assert committed_notes(database) >= set(names)
 
 
+async def test_a_groups_answers_wake_the_event_loop_once(
+    store: Store, database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread hands a whole group's answers to the loop in one call: each wake-up of the
+    loop from another thread is a write to its self-pipe and a turn of the loop."""
+    loop = asyncio.get_running_loop()
+    wakes: list[None] = []
+    call = loop.call_soon_threadsafe
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name.startswith("modelgates-db"):  # the store's thread
+            wakes.append(None)
+        return call(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    names = [f"woken-{n}" for n in range(6)]
+    tasks = await queued_behind_one(store, [note(name) for name in names])
+    assert await asyncio.gather(*tasks) == names
+    assert len(wakes) == 2  # the transaction that held the thread, then the six at once
+
+
 async def test_a_group_takes_at_most_the_limit(store: Store, database: Path) -> None:
     commits = commits_of(store)
     names = [f"many-{n}" for n in range(2 * GROUP_LIMIT + 1)]

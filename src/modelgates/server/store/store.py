@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from typing import Any, Generic, TypeVar
 
@@ -58,14 +59,22 @@ GROUP_LIMIT = 16
 
 
 class _Queued(Generic[_R]):
-    """A work waiting for the SQLite thread, and where its answer goes."""
+    """A work waiting for the SQLite thread, and where its answer goes: a future of its caller's
+    event loop, which the thread answers in one call a group (one wake-up of the loop, not one
+    per transaction)."""
 
-    __slots__ = ("deadline", "future", "work")
+    __slots__ = ("deadline", "future", "loop", "work")
 
-    def __init__(self, work: Callable[[Transaction], _R], deadline: float) -> None:
+    def __init__(
+        self, work: Callable[[Transaction], _R], deadline: float, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.work = work
         self.deadline = deadline
-        self.future: Future[_R] = Future()
+        self.loop = loop
+        self.future: asyncio.Future[_R] = loop.create_future()
+
+
+_Answered = list[tuple[_Queued[Any], tuple[BaseException | None, Any]]]
 
 
 class Store:
@@ -85,6 +94,9 @@ class Store:
         self._writer_lock = writer_lock
         self._grouped = engine.dialect.name == "sqlite"
         self._queue: deque[_Queued[Any]] = deque()
+        #: Whether the thread has a turn to come (which takes whatever is queued by then).
+        self._turn_due = False
+        self._turns = threading.Lock()
 
     @classmethod
     def open(
@@ -128,12 +140,13 @@ class Store:
         if not self._grouped:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._transaction, work, deadline)
-        queued = _Queued(work, deadline)
-        self._queue.append(queued)
-        # One turn of the thread per work queued; a turn finds the queue emptied by an earlier
-        # one's group and returns at once.
-        self._executor.submit(self._run_queued)
-        return await asyncio.wrap_future(queued.future)
+        queued = _Queued(work, deadline, asyncio.get_running_loop())
+        with self._turns:
+            self._queue.append(queued)
+            start, self._turn_due = not self._turn_due, True
+        if start:
+            self._executor.submit(self._turns_until_empty)
+        return await queued.future
 
     def _transaction(
         self, work: Callable[[Transaction], _R], deadline: float, *, locked: bool = False
@@ -151,16 +164,24 @@ class Store:
                 raise StoreUnavailable(_reason(error)) from error
             raise
 
-    def _run_queued(self) -> None:
-        if not self._queue:
-            return  # an earlier turn's group took this turn's work
+    def _turns_until_empty(self) -> None:
+        while True:
+            _deliver(self._run_queued())
+            with self._turns:
+                if not self._queue:
+                    self._turn_due = False
+                    return
+
+    def _run_queued(self) -> _Answered:
+        """One turn: a group taken and run, and what to answer."""
+        answered: _Answered = []
         group: list[_Queued[Any]] = []
         answers = None
         try:
             # The turn at the writer lock comes first, then the group is taken: what queued
             # while the other processes wrote joins it.
             with self._writing():
-                group = self._take()
+                group = self._take(answered)
                 if len(group) == 1:
                     answers = [self._attempt(group[0], locked=True)]
                 elif group:
@@ -169,26 +190,26 @@ class Store:
             if answers is None:
                 # The lock or the group's transaction failed, not one work: each runs again as
                 # if never grouped (a work that caused it fails again, alone).
-                for queued in group or self._take():
-                    _answer(queued, self._attempt(queued))
-                return
+                for queued in group or self._take(answered):
+                    answered.append((queued, self._attempt(queued)))
+                return answered
             # Committed: the answers stand, whatever failed after (only the lock's release can).
-        for queued, answer in zip(group, answers or [], strict=True):
-            _answer(queued, answer)
+        answered.extend(zip(group, answers or [], strict=True))
+        return answered
 
-    def _take(self) -> list[_Queued[Any]]:
+    def _take(self, answered: _Answered) -> list[_Queued[Any]]:
         """The works queued now, up to :data:`GROUP_LIMIT`; those whose callers gave up are
-        dropped, and those past their deadline answered unavailable."""
+        dropped, and those past their deadline answered unavailable (into ``answered``)."""
         group: list[_Queued[Any]] = []
         while len(group) < GROUP_LIMIT:
             try:
                 queued = self._queue.popleft()
             except IndexError:
                 break
-            if not queued.future.set_running_or_notify_cancel():
+            if queued.future.cancelled():
                 continue  # its caller gave up waiting
             if time.monotonic() > queued.deadline:
-                _answer(queued, self._attempt(queued))  # unavailable, at once
+                answered.append((queued, self._attempt(queued)))  # unavailable, at once
             else:
                 group.append(queued)
         return group
@@ -244,12 +265,26 @@ class Store:
             self._writer_lock.close()
 
 
-def _answer(queued: _Queued[Any], answer: tuple[BaseException | None, Any]) -> None:
-    error, result = answer
-    if error is None:
-        queued.future.set_result(result)
-    else:
-        queued.future.set_exception(error)
+def _deliver(answered: _Answered) -> None:
+    """The answers, handed to their callers' loops in one call each."""
+    by_loop: dict[asyncio.AbstractEventLoop, _Answered] = {}
+    for item in answered:
+        by_loop.setdefault(item[0].loop, []).append(item)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set_answers, items)
+        except RuntimeError:
+            pass  # the loop was closed: nobody waits for these answers any more
+
+
+def _set_answers(answered: _Answered) -> None:
+    for queued, (error, result) in answered:
+        if queued.future.done():
+            continue  # its caller was cancelled meanwhile
+        if error is None:
+            queued.future.set_result(result)
+        else:
+            queued.future.set_exception(error)
 
 
 def _unavailable_or_itself(error: BaseException) -> BaseException:

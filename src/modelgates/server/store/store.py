@@ -8,14 +8,15 @@ turns at it through :mod:`.writer_lock`.
 
 Group commit, on SQLite: a process has one connection and one writer at a time, and each
 commit costs an fsync (synchronous=FULL), so at saturation the write lock is held mostly for
-fsyncs. When the store's thread starts a transaction it takes every transaction queued behind
-it (up to :data:`GROUP_LIMIT`) into one ``BEGIN IMMEDIATE ... COMMIT``, each in a savepoint of
-its own, and answers them all once that one COMMIT has returned: as durable as one commit each,
-one fsync for all. A work that raises is rolled back to its savepoint and its caller alone gets
-the exception. When the group's transaction itself fails (the lock or BEGIN, a COMMIT refused
-such as a deferred foreign key, or a work's error after which SQLite rolled the whole
-transaction back) every work of the group runs again alone, in its own transaction as if never
-grouped, so only the bad one fails. Hence the rule in :meth:`Store.run`: a work may run twice.
+fsyncs. When the store's thread has its turn at the writer lock it takes every transaction
+queued by then (up to :data:`GROUP_LIMIT`) into one ``BEGIN IMMEDIATE ... COMMIT``, each in a
+savepoint of its own, and answers them all once that one COMMIT has returned: as durable as
+one commit each, one fsync for all. A work that raises is rolled back to its savepoint and its
+caller alone gets the exception. When the group's transaction itself fails (the lock or
+BEGIN, a COMMIT refused such as a deferred foreign key, or a work's error after which SQLite
+rolled the whole transaction back) every work of the group runs again alone, in its own
+transaction as if never grouped, so only the bad one fails. Hence the rule in
+:meth:`Store.run`: a work may run twice.
 
 PostgreSQL is not grouped: it has a pool of connections, many transactions commit at once, and
 its own WAL writer already flushes concurrent commits together (the pool's threads wait on one
@@ -165,12 +166,19 @@ class Store:
             raise
 
     def _turns_until_empty(self) -> None:
-        while True:
-            _deliver(self._run_queued())
+        try:
+            while True:
+                _deliver(self._run_queued())
+                with self._turns:
+                    if not self._queue:
+                        self._turn_due = False
+                        return
+        except BaseException:
+            # Not meant to happen (a turn answers its works' errors): the next work queued
+            # starts the thread again rather than waiting for a turn that never comes.
             with self._turns:
-                if not self._queue:
-                    self._turn_due = False
-                    return
+                self._turn_due = False
+            raise
 
     def _run_queued(self) -> _Answered:
         """One turn: a group taken and run, and what to answer."""

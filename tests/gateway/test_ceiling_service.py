@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from modelgates.models.keys import CreateKeyRequest
 from modelgates.models.usage import RecordUsageRequest
+from modelgates.server.gateway.completions import Gateway, StreamedAnswer
+from modelgates.server.gateway.providers import load_catalogue
 from modelgates.server.services import ceiling, keys, usage
 from modelgates.server.services.errors import PaymentRequired, Unauthenticated
+from modelgates.server.settings import provider_key
 from modelgates.server.store import KeyRow, Store
 from tests.conftest import create_account, run, utcnow
+from tests.gateway.upstream import Upstream
 
 #: Micro-dollars per token: 1 for the prompt, 10 for the output; at most 100 output tokens.
 PRICE = ceiling.Price(
@@ -212,3 +219,45 @@ def test_a_cost_is_the_exact_price_of_its_tokens_rounded_up(
     for prompt, completion in [(0, 0), (1, 0), (0, 1), (7, 16), (999_999, 3), (10**9, 10**9)]:
         exact = prompt * Decimal(input_price) + completion * Decimal(output_price)
         assert price.cost(prompt, completion) == math.ceil(exact)
+
+
+def test_a_stream_left_before_its_first_event_is_settled_and_its_provider_closed(
+    database_url: str, upstream: Upstream, providers_file: Path
+) -> None:
+    """The client can leave between the provider's answer and the first event sent (the
+    server's EventStream then closes the answer without reading it): the hold must not wait
+    for the sweeper, nor the provider keep generating. Through the gateway itself, against the
+    scripted provider, without HTTP on the client's side."""
+    cancelled = upstream.cancelled
+
+    async def go(store: Store) -> None:
+        gateway = Gateway(load_catalogue(str(providers_file), provider_key))
+        try:
+            account = await create_account(store)
+            body = {"model": "script/slow", "messages": [{"role": "user", "content": "x"}]}
+            request = gateway.read(json.dumps({**body, "stream": True}).encode())
+            answer = await gateway.complete(
+                store,
+                keys.Credential(account.key_hash),
+                request,
+                now=utcnow(),
+                clock=utcnow,
+                referer_origin=None,
+            )
+            assert isinstance(answer, StreamedAnswer)
+            await answer.aclose()
+            key = await store.run(lambda tx: tx.keys.by_hash(account.key_hash))
+            assert key is not None and key.held_micros == 0
+            (generation,) = await store.run(
+                lambda tx: tx.generations.recent_of_user(key.user_id, 5)
+            )
+            assert generation.status == "cancelled" and generation.tokens_completion == 0
+            assert generation.charged_micros == key.usage_micros > 0  # the prompt, estimated
+        finally:
+            await gateway.aclose()
+
+    run(go, database_url)
+    deadline = time.monotonic() + 5
+    while upstream.cancelled == cancelled and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert upstream.cancelled == cancelled + 1  # the provider saw its stream closed

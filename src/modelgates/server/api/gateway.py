@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-
 import anyio
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -14,7 +12,7 @@ from modelgates.models.chat import GenerationQuery, GenerationResponse, ModelLis
 from modelgates.server.api.bodies import read_json_bytes
 from modelgates.server.api.routing import ApiCall, handles
 from modelgates.server.gateway import catalogue as catalogue_views
-from modelgates.server.gateway.completions import Answer
+from modelgates.server.gateway.completions import Answer, StreamedAnswer
 from modelgates.server.services import apps, ceiling, keys
 from modelgates.server.services.errors import ServiceError
 
@@ -44,7 +42,7 @@ async def chat_completions(call: ApiCall) -> Response:
     )
     if isinstance(answer, Answer):
         return Response(answer.body, answer.status, answer.headers, media_type="application/json")
-    return EventStream(answer.events, answer.headers)
+    return EventStream(answer)
 
 
 @handles(endpoints.LIST_MODELS)
@@ -66,9 +64,9 @@ class EventStream(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncIterator[bytes], headers: Mapping[str, str]) -> None:
-        super().__init__(events, 200, {**headers, "Cache-Control": "no-store"})
-        self.events = events
+    def __init__(self, answer: StreamedAnswer) -> None:
+        super().__init__(answer.events, 200, {**answer.headers, "Cache-Control": "no-store"})
+        self.answer = answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as group:
@@ -78,12 +76,12 @@ class EventStream(StreamingResponse):
                     await send(
                         {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
                     )
-                    async for event in self.events:
+                    async for event in self.answer.events:
                         await send({"type": "http.response.body", "body": event, "more_body": True})
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self.events.aclose()  # type: ignore[attr-defined]
+                        await self.answer.aclose()
                 group.cancel_scope.cancel()
 
             async def watch() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -150,11 +150,17 @@ class Answer:
 
 @dataclass
 class StreamedAnswer:
-    """Server-sent events, to be sent as they come; ``events`` must be closed (``aclose``) if
-    it is left before its end, which settles the completion."""
+    """Server-sent events, to be sent as they come. :meth:`aclose` must be called however the
+    sending ends: it settles a stream left before its end, whether its events were being read
+    or not one was (the client left before the first)."""
 
-    events: AsyncIterator[bytes]
+    events: AsyncGenerator[bytes, None]
+    _abandon_unread: Callable[[], Awaitable[None]]
     headers: dict[str, str] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.events.aclose()  # a stream being read settles as it closes
+        await self._abandon_unread()
 
 
 class Gateway:
@@ -229,7 +235,7 @@ class Gateway:
         headers = {CAPPED_HEADER: str(held.max_tokens)} if held.capped else {}
         if request.stream:
             await call.open_stream()
-            return StreamedAnswer(call.relay(), headers)
+            return StreamedAnswer(call.relay(), call.abandon_unread, headers)
         status, body = await call.whole()
         return Answer(status, body, headers)
 
@@ -271,6 +277,7 @@ class _Call:
         self.url = url
         self.provider = request.model.provider
         self._response: aiohttp.ClientResponse | None = None
+        self._relaying = False
         self.meter = meter
 
     def _upstream_body(self) -> bytes:
@@ -405,10 +412,22 @@ class _Call:
             raise await self._refused(response)
         self._response = response
 
-    async def relay(self) -> AsyncIterator[bytes]:
+    async def abandon_unread(self) -> None:
+        """Close and settle a stream whose events were never read (its client left before the
+        first): cancelled, nothing relayed, the prompt estimated as in any answer without
+        usage."""
+        response = self._response
+        if self._relaying or response is None:
+            return
+        self._response = None
+        response.close()
+        await self._settle("cancelled", provider_status=response.status, answered=True)
+
+    async def relay(self) -> AsyncGenerator[bytes, None]:
         """The provider's events as the client gets them: ``id`` and ``model`` as the gateway
         names them, the provider's usage chunk replaced by one with the cost (sent only when the
         client asked for it), and ``[DONE]``."""
+        self._relaying = True
         response = self._response
         if response is None:
             raise RuntimeError("open_stream() first")

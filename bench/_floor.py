@@ -97,7 +97,7 @@ async def capture_exchange(database_url: str, body: dict[str, str]) -> list[str]
     run_prepared = Prepared.rows
 
     def recorded(self: Prepared, connection: Any, params: dict[str, Any]) -> Any:
-        seen.append(self._for(connection.dialect).sql)
+        seen.append(self.sql(connection.dialect))
         return run_prepared(self, connection, params)
 
     Prepared.rows = recorded  # type: ignore[method-assign]

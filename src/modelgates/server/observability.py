@@ -165,7 +165,7 @@ LOG_CONFIG: dict[str, Any] = {
     "disable_existing_loggers": False,
     "formatters": {
         "json": {"()": f"{__name__}.JsonLogFormatter"},
-        "request": {"format": "%(message)s"},  # RequestLog writes its lines as JSON already
+        "request": {"format": "%(message)s"},  # the request log line is JSON already (outer.py)
     },
     "handlers": {
         "json": {
@@ -183,7 +183,7 @@ LOG_CONFIG: dict[str, Any] = {
         "modelgates.access": {"handlers": ["request"], "level": "INFO", "propagate": False},
         "modelgates.server": {"handlers": ["json"], "level": "INFO", "propagate": False},
         "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
-        # RequestLog logs every request; uvicorn's access log would be a second, plain line.
+        # outer.py logs every request; uvicorn's access log would be a second, plain line.
         "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
     },
 }

@@ -123,6 +123,10 @@ class Prepared:
             )
         return compiled
 
+    def sql(self, dialect: Dialect) -> str:
+        """The statement as the driver gets it."""
+        return self._for(dialect).sql
+
     def rows(self, connection: Connection, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
         """The statement's rows (none for a statement without RETURNING)."""
         dialect = connection.dialect

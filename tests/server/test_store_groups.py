@@ -6,6 +6,7 @@ transaction while the others queue behind it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -87,9 +88,10 @@ def committed_notes(database: Path) -> set[str]:
         reader.close()
 
 
-async def queued_behind_one(store: Store, works: list[Work]) -> list[asyncio.Task[Any]]:
-    """Start ``works`` while another transaction holds the store's one thread, so that they
-    queue; that transaction is released, and the works' tasks returned."""
+@contextlib.asynccontextmanager
+async def thread_held(store: Store) -> AsyncIterator[None]:
+    """Inside, one transaction holds the store's one thread, so that what is run queues; on
+    leaving, that transaction is released and answered."""
     inside, release = threading.Event(), threading.Event()
 
     def hold(_tx: Transaction) -> None:
@@ -98,10 +100,19 @@ async def queued_behind_one(store: Store, works: list[Work]) -> list[asyncio.Tas
 
     held = asyncio.ensure_future(store.run(hold))
     assert await asyncio.to_thread(inside.wait, 5)
-    tasks = [asyncio.ensure_future(store.run(work)) for work in works]
-    await asyncio.sleep(0.05)  # every one has queued
-    release.set()
-    await held
+    try:
+        yield
+    finally:
+        release.set()
+        await held
+
+
+async def queued_behind_one(store: Store, works: list[Work]) -> list[asyncio.Task[Any]]:
+    """Start ``works`` while another transaction holds the store's one thread, so that they
+    queue; that transaction is released, and the works' tasks returned."""
+    async with thread_held(store):
+        tasks = [asyncio.ensure_future(store.run(work)) for work in works]
+        await asyncio.sleep(0.05)  # every one has queued
     return tasks
 
 
@@ -263,21 +274,12 @@ async def test_a_busy_database_is_unavailable_to_each_caller(database: Path) -> 
 
 
 async def test_a_caller_that_gave_up_is_not_run(store: Store, database: Path) -> None:
-    inside, release = threading.Event(), threading.Event()
-
-    def hold(_tx: Transaction) -> None:
-        inside.set()
-        release.wait(5)
-
-    held = asyncio.ensure_future(store.run(hold))
-    assert await asyncio.to_thread(inside.wait, 5)
-    gave_up = asyncio.ensure_future(store.run(note("gave-up")))
-    kept = asyncio.ensure_future(store.run(note("kept")))
-    await asyncio.sleep(0.05)
-    gave_up.cancel()
-    await asyncio.sleep(0.05)  # the cancellation reaches the queued work
-    release.set()
-    await held
+    async with thread_held(store):
+        gave_up = asyncio.ensure_future(store.run(note("gave-up")))
+        kept = asyncio.ensure_future(store.run(note("kept")))
+        await asyncio.sleep(0.05)
+        gave_up.cancel()
+        await asyncio.sleep(0.05)  # the cancellation reaches the queued work
     assert await kept == "kept"
     with pytest.raises(asyncio.CancelledError):
         await gave_up
